@@ -48,8 +48,7 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, *, where: str = "config
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ParameterError(
-            f"{where}: unknown key(s) {unknown} for {cls.__name__}; "
-            f"valid keys: {sorted(fields)}"
+            f"{where}: unknown key(s) {unknown} for {cls.__name__}; valid keys: {sorted(fields)}"
         )
     kwargs = {}
     for key, value in data.items():

@@ -71,7 +71,9 @@ def check_tensor(
         raise ParameterError(f"{name} must have {ndim} dimensions, got shape {tuple(x.shape)}")
     if shape is not None:
         want = tuple(shape)
-        if x.ndim != len(want) or any(w is not None and w != s for w, s in zip(want, x.shape)):
+        if x.ndim != len(want) or any(
+            w is not None and w != s for w, s in zip(want, x.shape, strict=False)
+        ):
             pretty = "(" + ", ".join("*" if w is None else str(w) for w in want) + ")"
             raise ParameterError(f"{name} must have shape {pretty}, got {tuple(x.shape)}")
     if finite and x.numel() and not bool(torch.isfinite(x).all()):
