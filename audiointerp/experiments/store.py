@@ -1,0 +1,200 @@
+"""Atomic, resumable result store in the paper's layout.
+
+A run is split into *units* ``(model, condition, method, batch)``. Each unit's rows are written
+to their own CSV file with write-to-temporary + ``os.replace``, so after a crash (even
+``kill -9``) a unit file is either complete or absent; a restarted run skips the units it finds
+and the final tables are rebuilt from the units alone. Layout under the results root::
+
+    <root>/<model>/<method>_<condition>/csvs/<mask>.csv     a row per clip (paper layout)
+    <root>/<model>/<method>_<condition>/attributions/batch_00000.npz   raw maps (git-ignored)
+    <root>/results.csv                                      the tidy table of the whole run
+    <root>/manifest.json                                    config, versions, timings, memory
+    <root>/runs/<fingerprint>/units/<model>/<condition>/<method>/batch_00000.csv
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audiointerp.errors import AudioInterpError
+
+# Identifying columns of the tidy table, then the per-clip values; ground-truth metrics are
+# present only when the data has stems. Readers (tables, figures) rely on these names.
+KEY_COLUMNS = ("model", "condition", "method", "mask", "id")
+CLIP_COLUMNS = ("label", "category", "prediction", "correct", "p", "p_in", "p_out")
+METRIC_COLUMNS = ("FF", "AI", "AD", "AG", "FidIn", "SPS", "COMP")
+GT_COLUMNS = ("loc_auc", "rel_mass", "si_sdr", "si_sdri")
+# Columns of the per-mask CSVs of the paper layout (the key columns are implied by the path).
+MASK_CSV_COLUMNS = ("id", *CLIP_COLUMNS, *METRIC_COLUMNS)
+COMBINED_TABLE = "results.csv"
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class UnitKey:
+    """One resumable piece of the grid: a batch of clips for one model, condition and method."""
+
+    model: str
+    condition: str
+    method: str
+    batch: int
+
+    @property
+    def stem(self) -> str:
+        return f"batch_{self.batch:05d}"
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
+
+    The temporary file lives in the same folder (``os.replace`` is atomic within a file system)
+    and is fsynced before the rename, so a power cut cannot leave a renamed but empty file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_csv(df: pd.DataFrame, path: str | Path) -> None:
+    """Write ``df`` as CSV atomically (floats round-trip exactly)."""
+    atomic_write_bytes(path, df.to_csv(index=False).encode())
+
+
+def atomic_write_json(obj: Any, path: str | Path) -> None:
+    """Write ``obj`` as indented JSON atomically."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, default=str) + "\n").encode())
+
+
+def read_csv(path: str | Path) -> pd.DataFrame:
+    """Read a CSV written by this module (exact float round trip, ids kept as strings)."""
+    return pd.read_csv(
+        path, float_precision="round_trip", dtype={"id": str}, keep_default_na=False,
+        na_values=[""],
+    )
+
+
+class ResultStore:
+    """Unit files of one grid (by config fingerprint) and the tables built from them.
+
+    Parameters
+    ----------
+    root : str or Path
+        Results root.
+    fingerprint : str
+        ``ExperimentConfig.fingerprint()``: units of a different grid live elsewhere.
+    """
+
+    def __init__(self, root: str | Path, fingerprint: str) -> None:
+        self.root = Path(root)
+        self.fingerprint = fingerprint
+        self.units_dir = self.root / "runs" / fingerprint / "units"
+
+    # --- units -----------------------------------------------------------------------------
+    def unit_path(self, key: UnitKey) -> Path:
+        return self.units_dir / key.model / key.condition / key.method / f"{key.stem}.csv"
+
+    def has_unit(self, key: UnitKey) -> bool:
+        return self.unit_path(key).is_file()
+
+    def write_unit(self, key: UnitKey, rows: pd.DataFrame) -> None:
+        """Commit a unit's rows (atomic: the file appears complete or not at all)."""
+        atomic_write_csv(rows, self.unit_path(key))
+
+    def read_unit(self, key: UnitKey) -> pd.DataFrame:
+        return read_csv(self.unit_path(key))
+
+    def clean_temporaries(self) -> int:
+        """Remove temporary files left by a killed run; returns how many."""
+        n = 0
+        if self.root.is_dir():
+            for tmp in self.root.rglob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
+                n += 1
+        return n
+
+    def attribution_path(self, key: UnitKey) -> Path:
+        return self.root / key.model / f"{key.method}_{key.condition}" / "attributions" / (
+            f"{key.stem}.npz"
+        )
+
+    def write_attributions(self, key: UnitKey, ids: list[str], attributions: np.ndarray) -> None:
+        """Save a batch's raw attributions ``(B, 1, F, T)`` as float16 with their clip ids."""
+        buf = io.BytesIO()
+        np.savez(buf, ids=np.asarray(ids), attributions=attributions.astype(np.float16))
+        atomic_write_bytes(self.attribution_path(key), buf.getvalue())
+
+    # --- tables ----------------------------------------------------------------------------
+    def combine(self, keys: Iterable[UnitKey]) -> pd.DataFrame:
+        """Concatenate the units ``keys`` in the given (grid) order.
+
+        Raises
+        ------
+        AudioInterpError
+            If a unit is missing (the grid is not finished) or rows are duplicated.
+        """
+        keys = list(keys)
+        missing = [k for k in keys if not self.has_unit(k)]
+        if missing:
+            raise AudioInterpError(
+                f"{len(missing)} result unit(s) missing under {self.units_dir}, e.g. {missing[0]}; "
+                "run the same command again to finish the grid"
+            )
+        frames = [self.read_unit(k) for k in keys]
+        df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        if len(df) and df.duplicated(list(KEY_COLUMNS)).any():
+            dup = df[df.duplicated(list(KEY_COLUMNS), keep=False)].head(3)
+            raise AudioInterpError(f"duplicated result rows in {self.units_dir}:\n{dup}")
+        return df
+
+    def write_tables(self, df: pd.DataFrame) -> list[Path]:
+        """Write the tidy table and the paper layout's per-mask CSVs; return the paths."""
+        written = [self.root / COMBINED_TABLE]
+        atomic_write_csv(df, written[0])
+        if not len(df):
+            return written
+        extra = [c for c in GT_COLUMNS if c in df.columns]
+        cols = [c for c in (*MASK_CSV_COLUMNS, *extra) if c in df.columns]
+        for (model, method, condition), part in df.groupby(
+            ["model", "method", "condition"], sort=False
+        ):
+            folder = self.root / str(model) / f"{method}_{condition}" / "csvs"
+            for mask, rows in part.groupby("mask", sort=False):
+                path = folder / f"{mask}.csv"
+                atomic_write_csv(rows[cols].reset_index(drop=True), path)
+                written.append(path)
+        return written
+
+
+def load_results(root: str | Path) -> pd.DataFrame:
+    """Read the tidy table of a finished run under ``root``.
+
+    Raises
+    ------
+    AudioInterpError
+        If ``root`` holds no finished run.
+    """
+    path = Path(root) / COMBINED_TABLE
+    if not path.is_file():
+        raise AudioInterpError(
+            f"{path} does not exist; run `audiointerp run --config ... --out {root}` first"
+        )
+    return read_csv(path)
