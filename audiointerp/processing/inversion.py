@@ -1,0 +1,238 @@
+"""Listenable inversion: audio for a feature-space mask, Griffin-Lim, and rectangle audio.
+
+Three routes from a mask ``M`` ``(B, 1, F, T)`` in [0, 1] to audio ``(B, N)``:
+
+``"phase"`` (default)
+    Carry ``M`` to linear STFT bins (identity for STFT frontends, the row-normalised mel
+    filterbank for mel ones, :func:`audiointerp.processing.mel.mask_map`), multiply the complex
+    STFT and invert it (ISTFT, original phase). Exact: an all-ones mask returns the input,
+    and the audio of ``M`` plus that of ``1 - M`` is the input.
+``"paper"``
+    The route of Parekh et al.'s reproduction target: mask the dB features towards the floor,
+    ``(X - floor) * M + floor``, back to linear power, undo the mel filterbank approximately
+    (non-negative least squares), then ISTFT with the original phase. Lossy even for an
+    all-ones mask (the mel scale discards detail), kept for faithful reproduction.
+``"griffinlim"``
+    The phase route's masked magnitude with the phase estimated by fast Griffin-Lim, for when
+    the phase is not to be used.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Literal
+
+import torch
+
+from audiointerp.errors import ParameterError
+from audiointerp.processing import mel
+from audiointerp.processing import stft as _stft
+from audiointerp.validation import check_choice, check_positive, check_tensor
+
+if TYPE_CHECKING:
+    from audiointerp.processing.frontend import Frontend, Spectrogram
+
+__all__ = ["ROUTES", "resynthesize", "linear_mask", "griffinlim", "rect_audio", "check_mask"]
+
+ROUTES = ("phase", "paper", "griffinlim")
+
+
+def check_mask(frontend: Frontend, spec: Spectrogram, mask: torch.Tensor) -> torch.Tensor:
+    """Validate a mask for ``spec``: shape ``(B, 1, F, T)`` exactly, finite, in [0, 1]."""
+    frontend.check_spectrogram(spec)
+    check_tensor("mask", mask, shape=tuple(spec.features.shape))
+    if mask.device != spec.features.device:
+        raise ParameterError(f"mask is on {mask.device} but the spectrogram is on "
+                             f"{spec.features.device}; move one of them")
+    lo, hi = float(mask.min()), float(mask.max())
+    if lo < 0.0 or hi > 1.0:
+        raise ParameterError(f"mask values must lie in [0, 1], got range [{lo:g}, {hi:g}]; "
+                             "normalise the mask first")
+    return mask
+
+
+def linear_mask(frontend: Frontend, mask: torch.Tensor) -> torch.Tensor:
+    """Carry a feature-space mask ``(B, 1, F, T)`` to linear STFT bins ``(B, K, T)``.
+
+    Identity for STFT frontends; for mel frontends each bin takes the filterbank-weighted mean
+    of the bands covering it (see :func:`audiointerp.processing.mel.mask_map`).
+    """
+    m = mask[:, 0]
+    if frontend.config.kind == "stft":
+        return m
+    return frontend.constants(m.device, m.dtype).mask_map @ m
+
+
+def resynthesize(
+    frontend: Frontend,
+    spec: Spectrogram,
+    mask: torch.Tensor,
+    *,
+    route: Literal["phase", "paper", "griffinlim"] = "phase",
+    n_iter: int = 32,
+    momentum: float = 0.99,
+    seed: int = 0,
+    nnls_iter: int = 30,
+) -> torch.Tensor:
+    """Audio for a feature-space mask.
+
+    Parameters
+    ----------
+    frontend : Frontend
+        The frontend that analysed ``spec``.
+    spec : Spectrogram
+        From ``frontend.analyze(wave)``.
+    mask : torch.Tensor (B, 1, F, T)
+        Values in [0, 1], same shape as ``spec.features``.
+    route : {"phase", "paper", "griffinlim"}
+        See the module docstring.
+    n_iter, momentum, seed : int, float, int
+        Griffin-Lim iterations, momentum and random-phase seed ("griffinlim" only).
+    nnls_iter : int
+        Projected-gradient steps of the inverse mel scale ("paper" with mel only).
+
+    Returns
+    -------
+    torch.Tensor (B, N), ``N = spec.length``
+    """
+    check_choice("route", route, ROUTES)
+    check_mask(frontend, spec, mask)
+    mask = mask.to(spec.mag.dtype)
+    if route == "phase":
+        return frontend.istft(spec.stft * linear_mask(frontend, mask), spec.length)
+    if route == "griffinlim":
+        mag = spec.mag * linear_mask(frontend, mask)
+        return griffinlim(frontend, mag, length=spec.length, n_iter=n_iter, momentum=momentum,
+                          seed=seed)
+    return _paper_route(frontend, spec, mask, nnls_iter=nnls_iter)
+
+
+def _paper_route(frontend: Frontend, spec: Spectrogram, mask: torch.Tensor, *, nnls_iter: int):
+    c = frontend.config
+    base = frontend.floor_db
+    X = ((spec.features - base) * mask + base)[:, 0]  # (B, F, T)
+    S = _stft.db_to_power(X, power=c.power, ref=c.ref) if c.log else X
+    if c.kind == "mel":
+        S = mel.nnls(frontend.constants(S.device, S.dtype).fb, S, n_iter=nnls_iter)
+    mag = torch.clamp(S, min=0.0).pow(1.0 / c.power)
+    return frontend.istft(torch.polar(mag, spec.phase), spec.length)
+
+
+def griffinlim(
+    frontend: Frontend,
+    mag: torch.Tensor,
+    *,
+    length: int,
+    n_iter: int = 32,
+    momentum: float = 0.99,
+    init: Literal["random", "zeros"] = "random",
+    seed: int = 0,
+) -> torch.Tensor:
+    """Waveforms whose STFT magnitude approximates ``mag``: fast Griffin-Lim, batched.
+
+    Parameters
+    ----------
+    frontend : Frontend
+        Defines the STFT.
+    mag : torch.Tensor (B, K, T)
+        Target magnitudes ``|X|`` (not power).
+    length : int
+        Output samples.
+    n_iter : int
+        Iterations (each one ISTFT and one STFT).
+    momentum : float
+        Acceleration ``alpha`` in [0, 1); 0 is the original Griffin-Lim.
+    init : {"random", "zeros"}
+        Initial phase: uniform random from ``seed`` (drawn on the CPU, so identical on every
+        device) or zero.
+
+    Returns
+    -------
+    torch.Tensor (B, length)
+
+    Notes
+    -----
+    Perraudin, Balazs & Sondergaard, "A fast Griffin-Lim algorithm", WASPAA 2013:
+    ``c_n = P_C1(P_C2(t_{n-1}))``, ``t_n = c_n + alpha (c_n - c_{n-1})``, where ``P_C2`` sets
+    the magnitude to ``mag`` and ``P_C1`` is STFT(ISTFT(.)). The output is the ISTFT of the
+    last consistent estimate ``c_n`` with magnitude ``mag``.
+    """
+    check_tensor("mag", mag, shape=(None, frontend.n_fft_bins, None))
+    check_choice("init", init, ("random", "zeros"))
+    if not 0.0 <= momentum < 1.0:
+        raise ParameterError(f"momentum must lie in [0, 1), got {momentum!r}")
+    check_positive("n_iter", n_iter, allow_zero=True)
+    if init == "random":
+        gen = torch.Generator().manual_seed(seed)
+        angles = torch.rand(mag.shape, generator=gen, dtype=torch.float64) * (2 * math.pi)
+        t = torch.polar(mag, angles.to(device=mag.device, dtype=mag.dtype))
+    else:
+        t = torch.complex(mag, torch.zeros_like(mag))
+    tiny = torch.finfo(mag.dtype).tiny
+    c_prev = None
+    c = t
+    for _ in range(int(n_iter)):
+        c = frontend.stft(frontend.istft(_with_magnitude(t, mag, tiny), length))
+        t = c if c_prev is None else c + momentum * (c - c_prev)
+        c_prev = c
+    return frontend.istft(_with_magnitude(c, mag, tiny), length)
+
+
+def _with_magnitude(D: torch.Tensor, mag: torch.Tensor, tiny: float) -> torch.Tensor:
+    return D * (mag / (D.abs() + tiny))
+
+
+def rect_audio(
+    frontend: Frontend,
+    spec: Spectrogram,
+    *,
+    freq_bins: tuple[int, int],
+    frames: tuple[int, int],
+) -> torch.Tensor:
+    """Audio of one time-frequency rectangle of the feature plane, and nothing else.
+
+    Parameters
+    ----------
+    frontend, spec
+        As for :func:`resynthesize`.
+    freq_bins : (int, int)
+        Feature rows ``[f0, f1)``; for mel frontends mapped to the band boundaries in Hz of
+        :meth:`Frontend.band_edges_hz`, so the first band reaches down to 0 Hz and the last
+        up to Nyquist.
+    frames : (int, int)
+        Frames ``[t0, t1)``.
+
+    Returns
+    -------
+    torch.Tensor (B, N)
+        The ISTFT of the STFT with every bin outside the rectangle set to zero (original
+        phase). Silent outside the frames' windows; the spectrum outside the band is limited
+        to the leakage of the synthesis window (about two bins).
+    """
+    frontend.check_spectrogram(spec)
+    f0, f1 = _check_range("freq_bins", freq_bins, frontend.n_bins)
+    t0, t1 = _check_range("frames", frames, spec.n_frames)
+    edges = frontend.band_edges_hz()
+    lo, hi = edges[f0], edges[f1]
+    freqs = _fft_freqs(frontend).to(spec.stft.device)
+    keep = (freqs >= lo) & ((freqs < hi) | (f1 == frontend.n_bins))
+    D = torch.zeros_like(spec.stft)
+    rows = torch.nonzero(keep).squeeze(1)
+    D[:, rows, t0:t1] = spec.stft[:, rows, t0:t1]
+    return frontend.istft(D, spec.length)
+
+
+def _fft_freqs(frontend: Frontend) -> torch.Tensor:
+    c = frontend.config
+    return torch.arange(frontend.n_fft_bins, dtype=torch.float64) * (c.sr / c.n_fft)
+
+
+def _check_range(name: str, rng: tuple[int, int], size: int) -> tuple[int, int]:
+    try:
+        a, b = (int(v) for v in rng)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"{name} must be a pair of ints (start, stop), got {rng!r}") from exc
+    if not 0 <= a < b <= size:
+        raise ParameterError(f"{name}={rng!r} must satisfy 0 <= start < stop <= {size} "
+                             "(end-exclusive feature indices)")
+    return a, b
