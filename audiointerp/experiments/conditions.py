@@ -128,11 +128,11 @@ def apply_condition(
     -------
     ConditionedBatch
     """
-    from audiointerp.data import mixing
-
     waves = np.asarray(waves, dtype=np.float32)
     if cond.kind == "clean":
         return ConditionedBatch(waves, target, background)
+    from audiointerp.data import mixing
+
     if added is None:
         raise ParameterError(f"condition {cond.name!r} needs the sound to add (added=...)")
     added = np.broadcast_to(np.asarray(added, dtype=np.float32), waves.shape).copy()

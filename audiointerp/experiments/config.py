@@ -41,6 +41,8 @@ class DataConfig:
         Folds the SHAP background and the slice fill value are drawn from.
     n_clips : int or None
         Number of test clips (class-balanced, seeded selection); ``None`` takes all.
+    duration_s : float
+        Clip length in seconds (clips are padded or cut to it).
     esc10 : bool
         Restrict ESC-50 to its ESC-10 subset.
     """
@@ -50,6 +52,7 @@ class DataConfig:
     test_folds: tuple[int, ...] = (5,)
     train_folds: tuple[int, ...] = (1, 2, 3)
     n_clips: int | None = 50
+    duration_s: float = 5.0
     esc10: bool = False
 
 

@@ -33,7 +33,7 @@ from audiointerp.errors import AudioInterpError
 KEY_COLUMNS = ("model", "condition", "method", "mask", "id")
 CLIP_COLUMNS = ("label", "category", "prediction", "correct", "p", "p_in", "p_out")
 METRIC_COLUMNS = ("FF", "AI", "AD", "AG", "FidIn", "SPS", "COMP")
-GT_COLUMNS = ("loc_auc", "rel_mass", "si_sdr", "si_sdri")
+GT_COLUMNS = ("loc_auc", "relevance_mass", "si_sdr", "si_sdri")
 # Columns of the per-mask CSVs of the paper layout (the key columns are implied by the path).
 MASK_CSV_COLUMNS = ("id", *CLIP_COLUMNS, *METRIC_COLUMNS)
 COMBINED_TABLE = "results.csv"
