@@ -1,1 +1,74 @@
-"""TODO"""
+"""Classifiers (the PANNs CNN family), safe checkpoints, and training.
+
+Modules
+-------
+cnn
+    :class:`PannsCnn` (Cnn6/Cnn10/Cnn14 as one parametrised family) and :class:`TransferCnn14`.
+registry
+    :func:`build_model` by name and :class:`ModelConfig`.
+checkpoints
+    :func:`save_classifier` / :func:`load_classifier` (self-describing files, always read with
+    ``weights_only=True``) and :func:`load_panns_weights` for the released PANNs files.
+augment
+    Batched SpecAugment masking and mixup on features.
+train_config, splits, training, evaluation
+    :class:`TrainConfig` (YAML sections data/frontend/model/train), in-memory splits, the
+    resumable trainer :func:`train`, and accuracy/confusion/learning-curve helpers.
+"""
+
+from __future__ import annotations
+
+from audiointerp.models.augment import mixup, spec_augment
+from audiointerp.models.checkpoints import (
+    FORMAT,
+    LoadedClassifier,
+    load_classifier,
+    load_panns_weights,
+    panns_backbone_state,
+    read_checkpoint,
+    save_classifier,
+)
+from audiointerp.models.cnn import ARCHS, ArchSpec, PannsCnn, TransferCnn14
+from audiointerp.models.evaluation import (
+    EvalResult,
+    evaluate_waves,
+    predict_logits,
+    write_confusion,
+)
+from audiointerp.models.registry import MODEL_NAMES, ModelConfig, build_model, model_from_config
+from audiointerp.models.splits import Split, Splits, load_splits
+from audiointerp.models.train_config import DataConfig, OptimConfig, TrainConfig, load_train_config
+from audiointerp.models.training import TrainResult, train
+
+__all__ = [
+    "ARCHS",
+    "FORMAT",
+    "MODEL_NAMES",
+    "ArchSpec",
+    "DataConfig",
+    "EvalResult",
+    "LoadedClassifier",
+    "ModelConfig",
+    "OptimConfig",
+    "PannsCnn",
+    "Split",
+    "Splits",
+    "TrainConfig",
+    "TrainResult",
+    "TransferCnn14",
+    "build_model",
+    "evaluate_waves",
+    "load_classifier",
+    "load_panns_weights",
+    "load_splits",
+    "load_train_config",
+    "mixup",
+    "model_from_config",
+    "panns_backbone_state",
+    "predict_logits",
+    "read_checkpoint",
+    "save_classifier",
+    "spec_augment",
+    "train",
+    "write_confusion",
+]

@@ -1,0 +1,101 @@
+"""Batched feature-space augmentation: SpecAugment masking and mixup."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from audiointerp.validation import check_positive, check_tensor
+
+
+def _band_mask(
+    n: int, size: int, width_max: int, count: int, generator: torch.Generator
+) -> torch.Tensor:
+    """``(n, size)`` bool, True inside ``count`` random bands of width ``0..width_max`` per row."""
+    width_max = min(width_max, size)
+    mask = torch.zeros(n, size, dtype=torch.bool)
+    pos = torch.arange(size)
+    for _ in range(count):
+        width = torch.randint(0, width_max + 1, (n, 1), generator=generator)
+        start = (torch.rand(n, 1, generator=generator) * (size - width + 1)).floor().long()
+        mask |= (pos >= start) & (pos < start + width)
+    return mask
+
+
+def spec_augment(
+    features: torch.Tensor,
+    *,
+    freq_mask: int,
+    time_mask: int,
+    n_freq_masks: int = 2,
+    n_time_masks: int = 2,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Mask random frequency and time bands of each clip with the clip's mean value.
+
+    Parameters
+    ----------
+    features : torch.Tensor (B, 1, F, T)
+        dB features.
+    freq_mask, time_mask : int
+        Largest band width in bins / frames (0 disables that axis).
+    n_freq_masks, n_time_masks : int
+        Bands per clip and axis.
+    generator : torch.Generator
+        CPU generator, so the masks do not depend on the device.
+
+    Returns
+    -------
+    torch.Tensor (B, 1, F, T)
+        A new tensor; ``features`` is left unchanged.
+
+    Notes
+    -----
+    Park et al., "SpecAugment", Interspeech 2019. PANNs masks with zeros after its input batch
+    norm, i.e. with the mean; the per-clip mean is the same idea before normalisation.
+    """
+    check_tensor("features", features, ndim=4, finite=False)
+    b, _, f, t = features.shape
+    mask = torch.zeros(b, f, t, dtype=torch.bool)
+    if freq_mask > 0 and n_freq_masks > 0:
+        mask |= _band_mask(b, f, freq_mask, n_freq_masks, generator)[:, :, None]
+    if time_mask > 0 and n_time_masks > 0:
+        mask |= _band_mask(b, t, time_mask, n_time_masks, generator)[:, None, :]
+    fill = features.mean(dim=(2, 3), keepdim=True)
+    return torch.where(mask[:, None].to(features.device), fill, features)
+
+
+def mixup(
+    features: torch.Tensor, labels: torch.Tensor, *, alpha: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
+    """Mix each clip with a random partner of the batch.
+
+    Parameters
+    ----------
+    features : torch.Tensor (B, 1, F, T)
+        Input batch.
+    labels : torch.Tensor (B,)
+        Integer labels.
+    alpha : float
+        Beta(alpha, alpha) parameter of the mixing weight.
+    generator : torch.Generator
+        CPU generator.
+
+    Returns
+    -------
+    mixed : torch.Tensor (B, 1, F, T)
+    labels_a, labels_b : torch.Tensor (B,)
+        Targets weighted ``lam`` and ``1 - lam`` in the loss.
+    lam : float
+
+    Notes
+    -----
+    Zhang et al., "mixup: Beyond Empirical Risk Minimization", ICLR 2018.
+    """
+    check_positive("alpha", alpha)
+    # torch.distributions cannot take a generator; seed NumPy's Beta from ours instead.
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    lam = float(np.random.default_rng(seed).beta(alpha, alpha))
+    perm = torch.randperm(features.shape[0], generator=generator).to(features.device)
+    mixed = lam * features + (1.0 - lam) * features[perm]
+    return mixed, labels, labels[perm], lam

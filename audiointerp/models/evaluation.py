@@ -1,0 +1,185 @@
+"""Batched prediction, accuracy and confusion matrices, and the training figures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+from sklearn.metrics import confusion_matrix
+from torch import nn
+
+from audiointerp.processing import Frontend
+from audiointerp.validation import check_positive, check_tensor
+
+
+@dataclass
+class EvalResult:
+    """Predictions on a set of clips.
+
+    Attributes
+    ----------
+    accuracy : float
+        Fraction of correct predictions in [0, 1].
+    loss : float
+        Mean cross-entropy.
+    confusion : np.ndarray (C, C) int
+        Rows: true class, columns: predicted class.
+    predictions : np.ndarray (N,) int
+    probs : np.ndarray (N, C) float32
+    """
+
+    accuracy: float
+    loss: float
+    confusion: np.ndarray
+    predictions: np.ndarray
+    probs: np.ndarray
+
+
+@torch.no_grad()
+def predict_logits(
+    model: nn.Module, frontend: Frontend, waves: torch.Tensor, *, batch_size: int = 64
+) -> torch.Tensor:
+    """Logits of a model on waveforms, features computed batch by batch on the model's device.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Classifier on ``(B, 1, F, T)`` features; put in eval mode by the caller.
+    frontend : Frontend
+        Feature extractor on the same device as the model.
+    waves : torch.Tensor (N, L)
+        Waveforms (any device).
+    batch_size : int
+        Clips per forward pass.
+
+    Returns
+    -------
+    torch.Tensor (N, C) float32, on CPU
+    """
+    check_tensor("waves", waves, ndim=2, finite=False)
+    check_positive("batch_size", batch_size)
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, waves.shape[0], batch_size):
+        batch = waves[start : start + batch_size].to(device, non_blocking=True)
+        out.append(model(frontend.features(batch)).float().cpu())
+    return torch.cat(out) if out else torch.zeros(0, 0)
+
+
+def evaluate_waves(
+    model: nn.Module,
+    frontend: Frontend,
+    waves: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    num_classes: int,
+    batch_size: int = 64,
+) -> EvalResult:
+    """Accuracy, loss and confusion matrix of ``model`` on labelled waveforms (eval mode).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    frontend : Frontend
+    waves : torch.Tensor (N, L)
+    labels : torch.Tensor (N,) int
+    num_classes : int
+        Size of the confusion matrix.
+    batch_size : int
+
+    Returns
+    -------
+    EvalResult
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        logits = predict_logits(model, frontend, waves, batch_size=batch_size)
+    finally:
+        model.train(was_training)
+    labels = labels.cpu().long()
+    loss = float(nn.functional.cross_entropy(logits, labels)) if len(labels) else float("nan")
+    pred = logits.argmax(dim=1).numpy()
+    y = labels.numpy()
+    cm = confusion_matrix(y, pred, labels=np.arange(num_classes))
+    acc = float((pred == y).mean()) if len(y) else float("nan")
+    probs = torch.softmax(logits, dim=1).numpy().astype(np.float32)
+    return EvalResult(acc, loss, cm, pred, probs)
+
+
+def write_confusion(
+    cm: np.ndarray, classes: Sequence[str], path_stem: str | Path
+) -> tuple[Path, Path]:
+    """Write a confusion matrix as ``<stem>.csv`` (counts) and ``<stem>.png``.
+
+    Parameters
+    ----------
+    cm : np.ndarray (C, C)
+        Counts, rows true, columns predicted.
+    classes : sequence of str
+        Class names.
+    path_stem : str or Path
+        Output path without suffix.
+
+    Returns
+    -------
+    (Path, Path)
+        The CSV and PNG paths.
+    """
+    stem = Path(path_stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    csv = stem.with_suffix(".csv")
+    frame = pd.DataFrame(cm, index=pd.Index(classes, name="true"), columns=list(classes))
+    frame.to_csv(csv)
+    n = len(classes)
+    fig = Figure(figsize=(2.0 + 0.45 * n, 1.5 + 0.45 * n))
+    ax = fig.add_subplot()
+    rows = cm.sum(axis=1, keepdims=True)
+    ax.imshow(cm / np.maximum(rows, 1), cmap="Blues", vmin=0, vmax=1)
+    for i in range(n):
+        for j in range(n):
+            if cm[i, j]:
+                ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(n), classes, rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(n), classes, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    acc = np.trace(cm) / max(cm.sum(), 1)
+    ax.set_title(f"accuracy {100 * acc:.1f}% (n = {int(cm.sum())})", fontsize=9)
+    fig.tight_layout()
+    png = stem.with_suffix(".png")
+    fig.savefig(png, dpi=110)
+    return csv, png
+
+
+def plot_learning_curve(history: pd.DataFrame, path: str | Path) -> Path:
+    """Plot loss and accuracy per epoch (train and validation) to a PNG.
+
+    Parameters
+    ----------
+    history : pandas.DataFrame
+        Columns ``epoch``, ``train_loss``, ``valid_loss``, ``train_acc``, ``valid_acc``.
+    path : str or Path
+        Output PNG.
+
+    Returns
+    -------
+    Path
+    """
+    fig = Figure(figsize=(8, 3))
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    for split in ("train", "valid"):
+        ax_loss.plot(history["epoch"], history[f"{split}_loss"], marker=".", label=split)
+        ax_acc.plot(history["epoch"], 100 * history[f"{split}_acc"], marker=".", label=split)
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy", ylim=(0, 100))
+    ax_acc.legend()
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    return path

@@ -1,0 +1,157 @@
+"""``TrainConfig``: everything a training run depends on, in four YAML sections.
+
+``data`` (which clips), ``frontend`` (:class:`~audiointerp.processing.FrontendConfig`),
+``model`` (:class:`~audiointerp.models.registry.ModelConfig`) and ``train`` (optimisation,
+augmentation, seed). The config is saved beside the run's outputs and inside nothing else:
+the checkpoint carries the model and frontend sections it needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from audiointerp.config import load_config
+from audiointerp.errors import ParameterError
+from audiointerp.models.registry import MODEL_NAMES, ModelConfig
+from audiointerp.processing import FrontendConfig
+from audiointerp.validation import check_choice, check_positive
+
+Schedule = Literal["none", "cosine"]
+
+
+@dataclass
+class DataConfig:
+    """Which clips train, validate and test a model.
+
+    Attributes
+    ----------
+    root : str
+        Data set folder (``data/synth``: the synthetic benchmark; or an ESC-50 copy).
+    layout : str
+        ``"auto"`` or a layout of :func:`audiointerp.data.open_dataset`.
+    duration_s : float
+        Clip length in seconds (cropped or zero-padded).
+    esc10 : bool
+        Restrict ESC-50 to ESC-10.
+    train_folds, valid_folds, test_folds : tuple of int
+        Folds of each split (disjoint).
+    max_clips : int or None
+        Keep at most this many clips per split (evenly spaced over the sorted list): for smoke
+        runs only; ``None`` keeps all.
+    """
+
+    root: str = "data/synth"
+    layout: str = "auto"
+    duration_s: float = 5.0
+    esc10: bool = False
+    train_folds: tuple[int, ...] = (1, 2, 3)
+    valid_folds: tuple[int, ...] = (4,)
+    test_folds: tuple[int, ...] = (5,)
+    max_clips: int | None = None
+
+    def __post_init__(self) -> None:
+        check_positive("data.duration_s", self.duration_s)
+        splits = {"train": self.train_folds, "valid": self.valid_folds, "test": self.test_folds}
+        for name, folds in splits.items():
+            if not folds:
+                raise ParameterError(f"data.{name}_folds is empty; list at least one fold")
+        seen: dict[int, str] = {}
+        for name, folds in splits.items():
+            for fold in folds:
+                if fold in seen:
+                    raise ParameterError(
+                        f"fold {fold} is in both data.{seen[fold]}_folds and data.{name}_folds; "
+                        "splits must be disjoint"
+                    )
+                seen[fold] = name
+        if self.max_clips is not None:
+            check_positive("data.max_clips", self.max_clips)
+
+
+@dataclass
+class OptimConfig:
+    """The ``train`` section: optimisation, augmentation, stopping and seed.
+
+    Attributes
+    ----------
+    seed : int
+        Seeds initialisation, data order, augmentation and dropout.
+    epochs : int
+        Maximum number of epochs.
+    batch_size : int
+        Clips per optimisation step.
+    lr : float
+        Adam learning rate.
+    weight_decay : float
+        Adam (L2) weight decay.
+    schedule : {"none", "cosine"}
+        Learning-rate schedule over ``epochs`` (cosine annealing to ``lr * min_lr_ratio``).
+    min_lr_ratio : float
+        Final learning rate of the cosine schedule relative to ``lr``.
+    freq_mask, time_mask : int
+        SpecAugment: largest masked band in bins / frames (0 disables).
+    n_freq_masks, n_time_masks : int
+        SpecAugment: bands per clip and axis.
+    mixup_alpha : float
+        Mixup Beta parameter; 0 disables mixup.
+    patience : int or None
+        Stop after this many epochs without a better validation accuracy; ``None`` never stops.
+    eval_batch_size : int
+        Clips per forward pass when evaluating.
+    device : str or None
+        ``"cpu"``, ``"cuda"``...; ``None`` picks CUDA when available.
+    """
+
+    seed: int = 0
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    schedule: Schedule = "cosine"
+    min_lr_ratio: float = 0.01
+    freq_mask: int = 8
+    time_mask: int = 20
+    n_freq_masks: int = 2
+    n_time_masks: int = 2
+    mixup_alpha: float = 0.0
+    patience: int | None = 10
+    eval_batch_size: int = 64
+    device: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "lr", "eval_batch_size"):
+            check_positive(f"train.{name}", getattr(self, name))
+        for name in (
+            "weight_decay",
+            "freq_mask",
+            "time_mask",
+            "n_freq_masks",
+            "n_time_masks",
+            "mixup_alpha",
+        ):
+            check_positive(f"train.{name}", getattr(self, name), allow_zero=True)
+        check_choice("train.schedule", self.schedule, ("none", "cosine"))
+        if self.patience is not None:
+            check_positive("train.patience", self.patience)
+
+
+@dataclass
+class TrainConfig:
+    """A complete training run (``configs/default_mel.yaml`` and friends)."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    frontend: FrontendConfig = field(default_factory=FrontendConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: OptimConfig = field(default_factory=OptimConfig)
+
+    def __post_init__(self) -> None:
+        check_choice("model.arch", self.model.arch, MODEL_NAMES)
+        check_positive("model.width", self.model.width)
+        check_positive("model.input_pool", self.model.input_pool)
+
+
+def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Read a training config from YAML with dotted-key ``overrides`` (``{"train.epochs": 1}``)."""
+    return load_config(TrainConfig, path, overrides)
