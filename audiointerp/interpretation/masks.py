@@ -1,0 +1,203 @@
+"""The paper's 14 masks built from an attribution map, and masking of features.
+
+Every mask is computed per sample from that sample's own map ``A`` (its minimum, maximum and
+quantiles), has the shape of ``A`` and values in [0, 1]. ``A+ = max(A, 0)``.
+
+Degenerate maps get defined masks, never NaN:
+
+- constant map (all zero included): ``minmax`` is 0 everywhere (no ranking to show); ``topK_k``
+  keeps every bin (all tie at the quantile, and the definition is ``A >= q``);
+- no positive value (all zero or all negative): ``minmax_pos``, ``pos_thresh_*`` and
+  ``topK_*_pos`` are all zero (no positive evidence), ``sigmoid_pos`` is 0.5 everywhere, ``bin``
+  is all zero;
+- ``topK_k_pos`` keeps only positive bins: ties at zero (the non-positive part) are not evidence,
+  so it keeps at most a share ``k`` plus ties among positive values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from audiointerp.errors import ParameterError
+from audiointerp.validation import check_tensor
+
+MASK_NAMES: tuple[str, ...] = (
+    "minmax",
+    "sigmoid",
+    "bin",
+    "topK_5",
+    "topK_30",
+    "topK_50",
+    "minmax_pos",
+    "sigmoid_pos",
+    "pos_thresh_25",
+    "pos_thresh_50",
+    "pos_thresh_75",
+    "topK_5_pos",
+    "topK_30_pos",
+    "topK_50_pos",
+)
+
+_TINY = torch.finfo(torch.float32).tiny
+
+
+def _per_sample(values: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    return values.reshape(-1, *([1] * (a.ndim - 1)))
+
+
+def quantile(a: torch.Tensor, q: float) -> torch.Tensor:
+    """Per-sample ``q``-quantile with linear interpolation (``numpy.quantile``'s default).
+
+    Sort-based, so it has no size limit (``torch.quantile`` refuses over 2**24 elements).
+
+    Returns
+    -------
+    torch.Tensor, shape (B,)
+    """
+    flat = a.reshape(a.shape[0], -1).sort(dim=1).values
+    pos = q * (flat.shape[1] - 1)
+    lo, hi = int(np.floor(pos)), int(np.ceil(pos))
+    return flat[:, lo] + (flat[:, hi] - flat[:, lo]) * (pos - lo)
+
+
+def minmax(a: torch.Tensor) -> torch.Tensor:
+    """``(A - min) / (max - min)`` per sample; 0 for a constant map."""
+    flat = a.reshape(a.shape[0], -1)
+    lo = _per_sample(flat.min(dim=1).values, a)
+    span = _per_sample(flat.max(dim=1).values, a) - lo
+    return (a - lo) / span.clamp_min(_TINY)
+
+
+def minmax_pos(a: torch.Tensor) -> torch.Tensor:
+    """``A+ / max(A)`` per sample; 0 where the map has no positive value."""
+    pos = a.clamp_min(0)
+    top = _per_sample(pos.reshape(a.shape[0], -1).max(dim=1).values, a)
+    return pos / top.clamp_min(_TINY)
+
+
+def top_k(a: torch.Tensor, k: float) -> torch.Tensor:
+    """``A >= q`` with ``q`` the per-sample ``1 - k`` quantile."""
+    return (a >= _per_sample(quantile(a, 1.0 - k), a)).to(a.dtype)
+
+
+def top_k_pos(a: torch.Tensor, k: float) -> torch.Tensor:
+    """Top share ``k`` of ``A+``, positive bins only."""
+    pos = a.clamp_min(0)
+    return top_k(pos, k) * (pos > 0).to(a.dtype)
+
+
+def make_mask(a: torch.Tensor, name: str) -> torch.Tensor:
+    """One named mask of the attribution map ``a`` ``(B, 1, F, T)``, float in [0, 1]."""
+    if name == "minmax":
+        return minmax(a)
+    if name == "sigmoid":
+        return torch.sigmoid(a)
+    if name == "bin":
+        return (a > 0).to(a.dtype)
+    if name == "minmax_pos":
+        return minmax_pos(a)
+    if name == "sigmoid_pos":
+        return torch.sigmoid(a.clamp_min(0))
+    if name.startswith("pos_thresh_") and name in MASK_NAMES:
+        return (minmax_pos(a) >= int(name.rsplit("_", 1)[1]) / 100).to(a.dtype)
+    if name.startswith("topK_") and name in MASK_NAMES:
+        k = int(name.split("_")[1]) / 100
+        return top_k_pos(a, k) if name.endswith("_pos") else top_k(a, k)
+    valid = ", ".join(MASK_NAMES)
+    raise ParameterError(f"mask name {name!r} is not valid; choose among: {valid}")
+
+
+def make_masks(a: torch.Tensor, names: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
+    """The paper's masks of an attribution map.
+
+    Parameters
+    ----------
+    a : torch.Tensor, shape (B, 1, F, T)
+        Signed attributions (any float dtype; computed in float32).
+    names : sequence of str, optional
+        Subset of :data:`MASK_NAMES`; default all 14 in that order.
+
+    Returns
+    -------
+    dict of str to torch.Tensor, each of shape (B, 1, F, T), float32 in [0, 1]
+    """
+    check_tensor("attributions", a, ndim=4)
+    a = a.detach().float()
+    return {name: make_mask(a, name) for name in (MASK_NAMES if names is None else names)}
+
+
+def apply_mask(features: torch.Tensor, mask: torch.Tensor, base: float) -> torch.Tensor:
+    """Masked-in features ``(X - base) * M + base``; masked-out is ``apply_mask(X, 1 - M, base)``.
+
+    Parameters
+    ----------
+    features : torch.Tensor, shape (B, 1, F, T)
+    mask : torch.Tensor, shape (B, 1, F, T)
+        Values in [0, 1].
+    base : float
+        Silence floor in dB (``Frontend.floor_db``).
+    """
+    if features.shape != mask.shape:
+        raise ParameterError(
+            f"mask shape {tuple(mask.shape)} differs from features shape {tuple(features.shape)}"
+        )
+    return (features - base) * mask.to(features.dtype) + base
+
+
+def mask_digests(mask: torch.Tensor) -> list[str]:
+    """Per-sample content hash of a mask (blake2b of its float32 bytes): equal masks, equal keys."""
+    arr = np.ascontiguousarray(mask.detach().float().cpu().numpy())
+    return [hashlib.blake2b(m.tobytes(), digest_size=16).hexdigest() for m in arr]
+
+
+@dataclass(frozen=True)
+class UniqueMasks:
+    """Distinct masks of a batch, so that each masked input is evaluated once.
+
+    Attributes
+    ----------
+    masks : torch.Tensor, shape (U, 1, F, T)
+        Distinct (sample, mask) pairs.
+    sample : torch.LongTensor, shape (U,)
+        Which clip of the batch each distinct mask belongs to.
+    index : dict of str to torch.LongTensor of shape (B,)
+        For each mask name, the row of ``masks`` that holds that clip's mask.
+    """
+
+    masks: torch.Tensor
+    sample: torch.Tensor
+    index: dict[str, torch.Tensor]
+
+
+def unique_masks(masks: Mapping[str, torch.Tensor]) -> UniqueMasks:
+    """Group identical masks of the same clip (e.g. all ``*_pos`` masks of a map with no
+    positive value, or ``bin`` and ``topK_50`` of a map positive on exactly half its bins).
+
+    Parameters
+    ----------
+    masks : dict of str to torch.Tensor of shape (B, 1, F, T)
+        As returned by :func:`make_masks`.
+
+    Returns
+    -------
+    UniqueMasks
+    """
+    rows: dict[tuple[int, str], int] = {}
+    picked: list[torch.Tensor] = []
+    sample: list[int] = []
+    index: dict[str, torch.Tensor] = {}
+    for name, m in masks.items():
+        idx = []
+        for b, key in enumerate(mask_digests(m)):
+            if (b, key) not in rows:
+                rows[(b, key)] = len(picked)
+                picked.append(m[b])
+                sample.append(b)
+            idx.append(rows[(b, key)])
+        index[name] = torch.as_tensor(idx, dtype=torch.long)
+    return UniqueMasks(torch.stack(picked), torch.as_tensor(sample, dtype=torch.long), index)

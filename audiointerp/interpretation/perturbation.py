@@ -1,0 +1,80 @@
+"""Batched evaluation of segment-wise perturbations, shared by LIME and the slice method.
+
+A perturbation of clip ``b`` is a keep-vector ``z`` over its segments: segment ``s`` keeps its
+features where ``z[s] = 1`` and is replaced by ``fill`` where ``z[s] = 0``. Perturbed inputs of
+all clips are built chunk by chunk (never all at once: 16 clips x 1000 samples of a 64 x 313
+spectrogram would be 1.3 GB) and go through the model ``batch_size`` at a time.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from audiointerp.interpretation.base import iter_chunks
+
+
+@torch.no_grad()
+def perturbed_probs(
+    model: nn.Module,
+    features: torch.Tensor,
+    segments: torch.Tensor,
+    keep: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    fill: float | torch.Tensor,
+    batch_size: int,
+) -> torch.Tensor:
+    """Target-class probability of every perturbed input.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Classifier, features -> logits.
+    features : torch.Tensor, shape (B, 1, F, T)
+        Clips.
+    segments : torch.LongTensor, shape (B, F, T)
+        Segment label of each bin, ``0 .. S - 1``.
+    keep : torch.Tensor, shape (B, K, S)
+        1 keeps a segment, 0 replaces it with ``fill`` (fractions interpolate).
+    target : torch.LongTensor, shape (B,)
+        Class whose probability is returned.
+    fill : float or torch.Tensor of shape (B,)
+        Value of removed bins, per clip if a tensor.
+    batch_size : int
+        Perturbed inputs per forward pass; chunks run across clip boundaries.
+
+    Returns
+    -------
+    torch.Tensor, shape (B, K), float32
+    """
+    b, k, _ = keep.shape
+    flat_seg = segments.reshape(b, -1)
+    fill = torch.as_tensor(fill, dtype=features.dtype, device=features.device).expand(b)
+    keep = keep.to(features.dtype)
+    out = torch.empty(b * k, dtype=torch.float32, device=features.device)
+    for s in iter_chunks(b * k, batch_size):
+        idx = torch.arange(s.start, s.stop, device=features.device)
+        clip, sample = idx // k, idx % k
+        mask = torch.gather(keep[clip, sample], 1, flat_seg[clip]).reshape(-1, 1, *features.shape[2:])
+        base = fill[clip].reshape(-1, 1, 1, 1)
+        x = (features[clip] - base) * mask + base
+        probs = model(x).float().softmax(dim=-1)
+        out[s] = probs.gather(1, target[clip, None])[:, 0]
+    return out.reshape(b, k)
+
+
+def paint(values: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
+    """Paint one value per segment onto its bins.
+
+    Parameters
+    ----------
+    values : torch.Tensor, shape (B, S)
+    segments : torch.LongTensor, shape (B, F, T)
+
+    Returns
+    -------
+    torch.Tensor, shape (B, 1, F, T)
+    """
+    b = segments.shape[0]
+    return torch.gather(values, 1, segments.reshape(b, -1)).reshape(b, 1, *segments.shape[1:])
