@@ -53,7 +53,9 @@ def fidelity(p: Any, p_in: Any, p_out: Any, target: Any = None) -> dict[str, np.
     """
     p, p_in, p_out = (_np(v, n, 2) for v, n in ((p, "p"), (p_in, "p_in"), (p_out, "p_out")))
     if not p.shape == p_in.shape == p_out.shape:
-        raise ParameterError(f"p, p_in, p_out shapes differ: {p.shape}, {p_in.shape}, {p_out.shape}")
+        raise ParameterError(
+            f"p, p_in, p_out shapes differ: {p.shape}, {p_in.shape}, {p_out.shape}"
+        )
     c = p.argmax(1) if target is None else _np(target, "target", 1).astype(np.int64)
     rows = np.arange(p.shape[0])
     pc, pin, pout = p[rows, c], p_in[rows, c], p_out[rows, c]

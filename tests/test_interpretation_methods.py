@@ -223,8 +223,12 @@ def test_lime_recovers_the_rectangle():
     assert (seg_values.flatten(1).argmax(1) == 5).all()  # row 1, column 2
     others = torch.cat([seg_values.flatten(1)[:, :5], seg_values.flatten(1)[:, 6:]], 1)
     assert (others.abs().max(1).values < 0.1 * seg_values.flatten(1)[:, 5]).all()
-    assert not torch.equal(a, get_method("lime", n_samples=300, segmentation="grid", n_freq=3,
-                                         n_time=3, base=0.0, seed=5).attribute(model, x, 1))
+    assert not torch.equal(
+        a,
+        get_method(
+            "lime", n_samples=300, segmentation="grid", n_freq=3, n_time=3, base=0.0, seed=5
+        ).attribute(model, x, 1),
+    )
 
 
 @pytest.mark.parametrize("explainer", ["deep", "gradient"])

@@ -105,10 +105,14 @@ def resolve_target(
         return forward_batched(model, features, batch_size, probs=False).argmax(dim=-1)
     target = torch.as_tensor(target, device=features.device)
     if target.is_floating_point() or target.ndim > 1:
-        raise ParameterError(f"target must be an int or an integer tensor of shape (B,), got {target}")
+        raise ParameterError(
+            f"target must be an int or an integer tensor of shape (B,), got {target}"
+        )
     target = target.long().reshape(-1).expand(n) if target.numel() == 1 else target.long()
     if target.shape != (n,):
-        raise ParameterError(f"target must have {n} entries (one per clip), got {tuple(target.shape)}")
+        raise ParameterError(
+            f"target must have {n} entries (one per clip), got {tuple(target.shape)}"
+        )
     return target
 
 

@@ -21,7 +21,9 @@ def resolve_layer(model: nn.Module, layer: str | None) -> nn.Module:
     try:
         return model.get_submodule(name)
     except AttributeError as exc:
-        raise ParameterError(f"layer={name!r} is not a submodule of {type(model).__name__}") from exc
+        raise ParameterError(
+            f"layer={name!r} is not a submodule of {type(model).__name__}"
+        ) from exc
 
 
 class GradCam(AttributionMethod):

@@ -56,7 +56,9 @@ def perturbed_probs(
     for s in iter_chunks(b * k, batch_size):
         idx = torch.arange(s.start, s.stop, device=features.device)
         clip, sample = idx // k, idx % k
-        mask = torch.gather(keep[clip, sample], 1, flat_seg[clip]).reshape(-1, 1, *features.shape[2:])
+        mask = torch.gather(keep[clip, sample], 1, flat_seg[clip]).reshape(
+            -1, 1, *features.shape[2:]
+        )
         base = fill[clip].reshape(-1, 1, 1, 1)
         x = (features[clip] - base) * mask + base
         probs = model(x).float().softmax(dim=-1)

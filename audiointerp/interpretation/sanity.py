@@ -58,7 +58,11 @@ def randomize_layer(module: nn.Module, generator: torch.Generator) -> None:
     with torch.no_grad():
         for name, p in module.named_parameters(recurse=False):
             std = float(p.std()) if p.numel() > 1 and float(p.std()) > 0 else 0.1
-            center = 1.0 if isinstance(module, nn.modules.batchnorm._BatchNorm) and name == "weight" else 0.0
+            center = (
+                1.0
+                if isinstance(module, nn.modules.batchnorm._BatchNorm) and name == "weight"
+                else 0.0
+            )
             noise = torch.randn(p.shape, generator=generator).to(p)
             p.copy_(center + std * noise)
 

@@ -139,8 +139,12 @@ class Slice(AttributionMethod):
             attributions=paint(drops, segments).float(),
             drops=drops.reshape(b, self.n_freq, self.n_time).float(),
             target=target,
-            freq_bins=[(int(f_edges[i // self.n_time]), int(f_edges[i // self.n_time + 1])) for i in best],
-            frames=[(int(t_edges[i % self.n_time]), int(t_edges[i % self.n_time + 1])) for i in best],
+            freq_bins=[
+                (int(f_edges[i // self.n_time]), int(f_edges[i // self.n_time + 1])) for i in best
+            ],
+            frames=[
+                (int(t_edges[i % self.n_time]), int(t_edges[i % self.n_time + 1])) for i in best
+            ],
         )
 
     def attribute(
