@@ -1,0 +1,107 @@
+"""Metrics on hand-computed cases, and equivalence with Quantus and scikit-learn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from audiointerp import metrics
+from audiointerp.errors import ParameterError
+
+
+def test_fidelity_hand_computed():
+    p = np.array([[0.6, 0.3, 0.1], [0.2, 0.5, 0.3], [0.0, 1.0, 0.0]])
+    p_in = np.array([[0.8, 0.1, 0.1], [0.1, 0.2, 0.7], [0.0, 1.0, 0.0]])
+    p_out = np.array([[0.1, 0.8, 0.1], [0.3, 0.6, 0.1], [0.5, 0.5, 0.0]])
+    out = metrics.fidelity(p, p_in, p_out)
+    np.testing.assert_allclose(out["FF"], [0.5, -0.1, 0.5])
+    np.testing.assert_allclose(out["AI"], [100.0, 0.0, 0.0])
+    np.testing.assert_allclose(out["AD"], [0.0, 100 * 0.3 / 0.5, 0.0])
+    np.testing.assert_allclose(out["AG"], [100 * 0.2 / 0.4, 0.0, 0.0])  # p[c] = 1: AG = 0
+    np.testing.assert_allclose(out["FidIn"], [1.0, 0.0, 1.0])
+    # explicit target, torch input
+    t = metrics.fidelity(torch.tensor(p), torch.tensor(p_in), torch.tensor(p_out), target=[1, 1, 1])
+    np.testing.assert_allclose(t["FF"], [0.3 - 0.8, 0.5 - 0.6, 0.5])
+    np.testing.assert_allclose(t["AD"], [100 * 0.2 / 0.3, 100 * 0.3 / 0.5, 0.0])
+    assert all(v.shape == (3,) for v in out.values())
+    with pytest.raises(ParameterError, match="shapes differ"):
+        metrics.fidelity(p, p_in[:2], p_out)
+
+
+def test_sparseness_and_complexity_hand_computed():
+    one_hot = np.zeros((1, 1, 2, 5))
+    one_hot[0, 0, 1, 3] = -2.0  # abs: sign does not matter
+    assert metrics.sparseness(one_hot)[0] == pytest.approx(0.9, abs=1e-5)  # (n - 1) / n
+    assert metrics.complexity(one_hot)[0] == pytest.approx(0.0, abs=1e-9)
+    half = np.zeros((1, 10))
+    half[0, :5] = 1.0
+    assert metrics.complexity(half)[0] == pytest.approx(np.log(5))
+    assert metrics.sparseness(half)[0] == pytest.approx(0.5, abs=1e-5)
+    constant = np.stack([np.zeros((1, 2, 5)), np.full((1, 2, 5), 0.7)])
+    np.testing.assert_array_equal(metrics.sparseness(constant), [0.0, 0.0])
+    np.testing.assert_array_equal(metrics.complexity(constant), [0.0, 0.0])
+
+
+def test_sparseness_and_complexity_equal_quantus():
+    quantus = pytest.importorskip("quantus")  # dev-only dependency
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 1, 8, 12)).astype(np.float32)
+    y = np.zeros(4, dtype=np.int64)
+    maps = [
+        rng.standard_normal((4, 1, 8, 12)),
+        rng.random((4, 1, 8, 12)) ** 4,
+        np.where(rng.random((4, 1, 8, 12)) > 0.8, rng.random((4, 1, 8, 12)), 0.0),
+    ]
+    for a in maps:
+        a = a.astype(np.float32)
+        kw = {"abs": True, "normalise": True, "disable_warnings": True}
+        want_sps = quantus.Sparseness(**kw)(
+            model=None, x_batch=x, y_batch=y, a_batch=a.copy(), channel_first=True
+        )
+        want_comp = quantus.Complexity(**kw)(
+            model=None, x_batch=x, y_batch=y, a_batch=a.copy(), channel_first=True
+        )
+        np.testing.assert_allclose(metrics.sparseness(a), want_sps, atol=1e-6)
+        np.testing.assert_allclose(metrics.complexity(a), want_comp, atol=1e-6)
+
+
+def test_localization_auc_equals_sklearn_with_ties():
+    rng = np.random.default_rng(1)
+    a = np.round(rng.standard_normal((3, 1, 6, 7)), 1)  # many ties in |A|
+    gt = (rng.random((3, 1, 6, 7)) > 0.6).astype(np.float32)
+    got = metrics.localization_auc(a, gt)
+    want = [roc_auc_score(g.ravel(), np.abs(s).ravel()) for s, g in zip(a, gt, strict=True)]
+    np.testing.assert_allclose(got, want)
+    perfect = gt * 5 - 0.0
+    np.testing.assert_allclose(metrics.localization_auc(perfect, gt), 1.0)
+    one_class = np.stack([np.ones((1, 6, 7)), np.zeros((1, 6, 7))])
+    np.testing.assert_array_equal(metrics.localization_auc(a[:2], one_class), [0.5, 0.5])
+    with pytest.raises(ParameterError, match="ground-truth"):
+        metrics.localization_auc(a, gt[..., :3])
+
+
+def test_relevance_mass():
+    a = np.array([[[[3.0, -5.0], [1.0, 0.0]]], [[[-1.0, -2.0], [-3.0, 0.0]]]])
+    gt = np.array([[[[1, 1], [0, 0]]], [[[1, 0], [0, 0]]]])
+    np.testing.assert_allclose(metrics.relevance_mass(a, gt), [0.75, 0.0])
+
+
+def test_si_sdr_and_improvement():
+    rng = np.random.default_rng(2)
+    ref = rng.standard_normal((2, 1000))
+    noise = rng.standard_normal((2, 1000))
+    noise -= (
+        (noise * ref).sum(1, keepdims=True) / (ref**2).sum(1, keepdims=True) * ref
+    )  # orthogonal
+    noise *= np.linalg.norm(ref, axis=1, keepdims=True) / np.linalg.norm(
+        noise, axis=1, keepdims=True
+    )
+    est = 3.0 * ref + 0.3 * noise  # SI-SDR = 10 log10(9 / 0.09) = 20 dB, scale-invariant
+    np.testing.assert_allclose(metrics.si_sdr(est, ref), [20.0, 20.0], atol=1e-9)
+    mix = ref + noise  # 0 dB
+    np.testing.assert_allclose(metrics.si_sdri(est, mix, ref), [20.0, 20.0], atol=1e-9)
+    assert np.isfinite(metrics.si_sdr(np.zeros((1, 10)), np.ones((1, 10)))).all()
+    out = metrics.si_sdr(torch.tensor(est, dtype=torch.float32), torch.tensor(ref))
+    np.testing.assert_allclose(out, 20.0, atol=1e-3)
