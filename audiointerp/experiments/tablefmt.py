@@ -1,0 +1,142 @@
+"""Render :class:`~audiointerp.experiments.tables.MetricTable` objects: CSV, LaTeX, HTML.
+
+Cells read ``mean [low, high]`` (95 % bootstrap CI). Best values are bold (green in HTML), worst
+values italic (red in HTML); ``*`` marks a best value significantly better than the runner-up
+(paired test over clip ids). The plain-text CSV uses ``▲`` (best) and ``▼`` (worst) instead.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from pandas.io.formats.style import Styler
+
+    from audiointerp.experiments.tables import MetricTable
+
+__all__ = ["format_table", "html_page", "styler", "to_latex"]
+
+#: Decimals per metric: percentages with 1, [0, 1] scores with 3, nats and dB with 2.
+DECIMALS: dict[str, int] = {
+    "FF": 3, "AI": 1, "AD": 1, "AG": 1, "FidIn": 3, "SPS": 3, "COMP": 2,
+    "loc_auc": 3, "relevance_mass": 3, "si_sdr": 2, "si_sdri": 2,
+}
+UNITS: dict[str, str] = {
+    "FF": "", "AI": " (%)", "AD": " (%)", "AG": " (%)", "FidIn": "", "SPS": "", "COMP": " (nats)",
+    "loc_auc": "", "relevance_mass": "", "si_sdr": " (dB)", "si_sdri": " (dB)",
+}
+ARROWS: dict[str, str] = {"AD": "↓", "COMP": "↓"}
+BEST_CSS = "font-weight: bold; background-color: #d9f2d9"
+WORST_CSS = "font-style: italic; background-color: #f9dede"
+PAGE_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 2em; font-size: 0.85em; }
+th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; white-space: nowrap; }
+th { background: #f3f3f3; } .legend { background: #f8f8f8; padding: 0.6em; }
+"""
+
+
+def header(metric: str) -> str:
+    """Column header: metric name, unit and direction (↑ higher is better, ↓ lower)."""
+    return f"{metric}{UNITS.get(metric, '')} {ARROWS.get(metric, '↑')}"
+
+
+def _cell(mean: float, low: float, high: float, decimals: int) -> str:
+    if not np.isfinite(mean):
+        return "–"
+    return f"{mean:.{decimals}f} [{low:.{decimals}f}, {high:.{decimals}f}]"
+
+
+def format_table(table: MetricTable, *, markers: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Wide display frame of a table and its best/worst masks.
+
+    Parameters
+    ----------
+    table : MetricTable
+        The table to format.
+    markers : bool
+        Append ``▲``/``▼`` to best/worst cells (for plain-text outputs).
+
+    Returns
+    -------
+    text, best, worst : pd.DataFrame
+        Index ``(*block, row)``; ``text`` holds strings, ``best``/``worst`` booleans, columns are
+        the metric headers (``extra`` label columns come first in ``text``).
+    """
+    cells = table.cells.copy()
+    cells["text"] = [
+        _cell(m, lo, hi, DECIMALS.get(metric, 3)) + ("*" if sig else "")
+        for m, lo, hi, metric, sig in cells[["mean", "low", "high", "metric", "significant"]].itertuples(index=False)
+    ]
+    if markers:
+        cells.loc[cells["best"], "text"] += " ▲"
+        cells.loc[cells["worst"], "text"] += " ▼"
+    index = [*table.block, table.row]
+    cells["metric"] = pd.Categorical(cells["metric"].map(header), [header(m) for m in table.metrics])
+
+    def wide(col: str) -> pd.DataFrame:
+        out = cells.pivot_table(index=index, columns="metric", values=col, aggfunc="first",
+                                observed=True, sort=True)
+        out.columns = out.columns.astype(str)
+        out.columns.name = None
+        return out
+
+    text, best, worst = wide("text"), wide("best").astype(bool), wide("worst").astype(bool)
+    for col in reversed(table.extra):
+        labels = cells.groupby(index, observed=True, sort=True)[col].first()
+        text.insert(0, col, labels.reindex(text.index).astype(str).to_numpy())
+        best.insert(0, col, False)
+        worst.insert(0, col, False)
+    return text, best, worst
+
+
+def styler(table: MetricTable) -> Styler:
+    """A pandas Styler with best cells bold (green) and worst cells italic (red)."""
+    text, best, worst = format_table(table)
+    css = pd.DataFrame("", index=text.index, columns=text.columns)
+    css = css.mask(best, BEST_CSS).mask(worst, WORST_CSS)
+    return text.style.apply(lambda _: css, axis=None)
+
+
+def to_latex(table: MetricTable) -> str:
+    """LaTeX ``tabular`` of a table (``\\bfseries`` best, ``\\itshape`` worst; needs booktabs)."""
+    text, best, worst = format_table(table)
+    css = pd.DataFrame("", index=text.index, columns=text.columns)
+    css = css.mask(best, "font-weight: bold").mask(worst, "font-style: italic")
+    sty = text.style.apply(lambda _: css, axis=None)
+    sty = sty.format(escape="latex").format_index(escape="latex", axis=0).format_index(escape="latex", axis=1)
+    return sty.to_latex(convert_css=True, hrules=True, multirow_align="t", clines="skip-last;data")
+
+
+def html_page(
+    sections: Mapping[str, tuple[str, str, str]],
+    *,
+    title: str,
+    intro: str = "",
+) -> str:
+    """A self-contained HTML page (inline CSS, no links) with one section per table.
+
+    Parameters
+    ----------
+    sections : mapping of str to (title, description, html)
+        Anchor name to the section's heading, paragraph and already-rendered table HTML.
+    title : str
+        Page title.
+    intro : str
+        An HTML fragment shown under the title (legend, provenance).
+    """
+    nav = " · ".join(f'<a href="#{html.escape(k)}">{html.escape(t)}</a>' for k, (t, _, _) in sections.items())
+    body = "\n".join(
+        f'<h2 id="{html.escape(k)}">{html.escape(t)}</h2>\n<p>{html.escape(d)}</p>\n{frag}'
+        for k, (t, d, frag) in sections.items()
+    )
+    return (
+        f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{html.escape(title)}</title><style>{PAGE_CSS}</style></head>\n<body>\n"
+        f"<h1>{html.escape(title)}</h1>\n{intro}\n<p>{nav}</p>\n{body}\n</body></html>\n"
+    )

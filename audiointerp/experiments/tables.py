@@ -1,0 +1,504 @@
+"""The paper's results tables, computed from the runner's tidy per-clip table.
+
+Input: one row per (model, condition, method, mask, id) with the metric columns of
+:data:`METRICS` (and :data:`GT_METRICS` where the data has stems). Output: :class:`MetricTable`
+objects, each a long frame of cells (mean, 95 % bootstrap CI, best/worst markers and a paired
+test of the best row against the runner-up inside its block). Rendering to CSV, LaTeX and HTML
+lives in :mod:`audiointerp.experiments.tablefmt`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from audiointerp.errors import DatasetError, ParameterError
+from audiointerp.experiments.stats import PairedMethod, bootstrap_mean_ci, paired_tests
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "GT_METRICS",
+    "HIGHER_IS_BETTER",
+    "METRICS",
+    "MetricTable",
+    "ground_truth_table",
+    "load_results",
+    "load_sanity",
+    "metric_table",
+    "paper_tables",
+    "write_tables",
+]
+
+#: Fidelity and simplicity metrics, in the paper's column order.
+METRICS: tuple[str, ...] = ("FF", "AI", "AD", "AG", "FidIn", "SPS", "COMP")
+#: Ground-truth metrics of the synthetic benchmark (present only where the data has stems).
+GT_METRICS: tuple[str, ...] = ("loc_auc", "relevance_mass", "si_sdri")
+#: Direction of each metric: AD (average drop) and COMP (complexity) are better when lower.
+HIGHER_IS_BETTER: dict[str, bool] = {
+    "FF": True, "AI": True, "AD": False, "AG": True, "FidIn": True, "SPS": True, "COMP": False,
+    "loc_auc": True, "relevance_mass": True, "si_sdr": True, "si_sdri": True,
+}
+#: Units shown in table headers (as in the paper).
+UNITS: dict[str, str] = {
+    "FF": "[0,1]", "AI": "%", "AD": "%", "AG": "%", "FidIn": "[0,1]", "SPS": "[0,1]",
+    "COMP": "nats", "loc_auc": "[0,1]", "relevance_mass": "[0,1]", "si_sdr": "dB", "si_sdri": "dB",
+}
+KEYS: tuple[str, ...] = ("model", "condition", "method", "mask", "id")
+REQUIRED: tuple[str, ...] = (*KEYS, "label", "prediction", "correct", *METRICS)
+# Canonical orders; values not listed keep their order of appearance after these.
+_ORDERS: dict[str, tuple[str, ...]] = {
+    "model": ("stft", "mel"),
+    "condition": ("clean", "white", "room", "event"),
+    "method": ("saliency", "gradcam", "lime", "shap", "slice", "ig"),
+}
+
+
+@dataclass(frozen=True)
+class MetricTable:
+    """One results table in long form.
+
+    Attributes
+    ----------
+    name, title, description : str
+        File stem, heading and one-paragraph explanation.
+    block : tuple of str
+        Columns that define a block; best/worst and the paired test are decided inside a block.
+    row : str
+        The column whose values are compared inside a block (e.g. ``"method"``).
+    metrics : tuple of str
+        Metric columns, in display order.
+    cells : pd.DataFrame
+        One row per (block, row, metric): ``mean, low, high, n, best, worst, p_value,
+        significant`` (the last two set on the best row only), plus any ``extra`` columns.
+    extra : tuple of str
+        Additional per-row label columns shown beside ``row`` (e.g. the chosen mask).
+    """
+
+    name: str
+    title: str
+    description: str
+    block: tuple[str, ...]
+    row: str
+    metrics: tuple[str, ...]
+    cells: pd.DataFrame
+    extra: tuple[str, ...] = ()
+
+
+def _order(values: Sequence[object], canonical: Sequence[str]) -> list[object]:
+    seen = list(dict.fromkeys(values))
+    return [v for v in canonical if v in seen] + [v for v in seen if v not in canonical]
+
+
+def _mask_order() -> tuple[str, ...]:
+    try:  # the interpretation layer defines the 14 masks in the paper's order
+        from audiointerp.interpretation.masks import MASK_NAMES
+    except ImportError:
+        return ()
+    return tuple(MASK_NAMES)
+
+
+def prepare_results(df: pd.DataFrame, *, where: str = "results") -> pd.DataFrame:
+    """Check the runner's columns, normalize dtypes and order the categorical keys.
+
+    Parameters
+    ----------
+    df : pd.DataFrame
+        The tidy per-clip table.
+    where : str
+        Source name used in error messages.
+
+    Returns
+    -------
+    pd.DataFrame
+        A copy with ``correct`` as bool, metrics as float and ordered categorical keys.
+    """
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise DatasetError(
+            f"{where}: missing column(s) {missing}; expected the runner's tidy table with "
+            f"columns {list(REQUIRED)} (run `audiointerp run` first)"
+        )
+    if df.empty:
+        raise DatasetError(f"{where}: the results table has no rows")
+    out = df.copy()
+    correct = out["correct"]
+    if correct.dtype == object:
+        correct = correct.astype(str).str.lower().map({"true": True, "false": False, "1": True, "0": False})
+    out["correct"] = correct.astype(bool)
+    for col in (*METRICS, *GT_METRICS, "si_sdr", "p", "p_in", "p_out"):
+        if col in out.columns:
+            out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    out["id"] = out["id"].astype(str)
+    orders = dict(_ORDERS, mask=_mask_order())
+    for col, canonical in orders.items():
+        values = out[col].astype(str)
+        out[col] = pd.Categorical(values, categories=_order(values.tolist(), canonical), ordered=True)
+    return out
+
+
+def _find_combined(root: Path) -> Path | None:
+    for name in ("results.csv", "combined.csv", "all.csv"):
+        if (root / name).is_file():
+            return root / name
+    for path in sorted(root.glob("*.csv")):
+        head = pd.read_csv(path, nrows=0).columns
+        if all(c in head for c in REQUIRED):
+            return path
+    return None
+
+
+def load_results(path: str | Path) -> pd.DataFrame:
+    """Read the runner's results: a tidy CSV file, or a results folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        A combined CSV, or a folder holding one (``results.csv`` or any CSV with the required
+        columns), or a folder in the paper's layout ``<model>/<method>_<condition>/csvs/<mask>.csv``
+        whose per-mask files are concatenated (keys filled from the path when absent).
+
+    Returns
+    -------
+    pd.DataFrame
+        See :func:`prepare_results`.
+    """
+    root = Path(path)
+    if root.is_file():
+        return prepare_results(pd.read_csv(root), where=str(root))
+    if not root.is_dir():
+        raise DatasetError(f"results {root}: no such file or folder; pass the folder `audiointerp run` wrote")
+    combined = _find_combined(root)
+    if combined is not None:
+        return prepare_results(pd.read_csv(combined), where=str(combined))
+    frames = []
+    for csv in sorted(root.glob("*/*_*/csvs/*.csv")):
+        frame = pd.read_csv(csv)
+        method, _, condition = csv.parent.parent.name.partition("_")
+        for key, value in (("model", csv.parents[2].name), ("method", method),
+                           ("condition", condition), ("mask", csv.stem)):
+            if key not in frame.columns:
+                frame[key] = value
+        frames.append(frame)
+    if not frames:
+        raise DatasetError(
+            f"results {root}: no combined CSV and no <model>/<method>_<condition>/csvs/<mask>.csv "
+            "files; pass the folder `audiointerp run` wrote"
+        )
+    return prepare_results(pd.concat(frames, ignore_index=True), where=str(root))
+
+
+def load_sanity(path: str | Path) -> pd.DataFrame | None:
+    """Return the sanity-check table of a results folder (``*sanity*.csv``), or None if not run."""
+    root = Path(path)
+    if root.is_file():
+        root = root.parent
+    # Skip tables/ folders: write_tables' own "not run" sanity.csv must not be read back as results.
+    found = [p for p in sorted(root.rglob("*sanity*.csv")) if "tables" not in p.parent.parts] if root.is_dir() else []
+    if not found:
+        return None
+    return pd.concat([pd.read_csv(p) for p in found], ignore_index=True)
+
+
+def metric_table(
+    df: pd.DataFrame,
+    *,
+    block: Sequence[str],
+    row: str,
+    metrics: Sequence[str] = METRICS,
+    name: str = "table",
+    title: str = "",
+    description: str = "",
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    alpha: float = 0.05,
+    test: PairedMethod = "wilcoxon",
+    seed: int = 0,
+) -> MetricTable:
+    """Means with bootstrap CIs, best/worst markers and best-vs-runner-up paired tests.
+
+    Parameters
+    ----------
+    df : pd.DataFrame
+        Output of :func:`prepare_results` (possibly filtered).
+    block : sequence of str
+        Key columns of a block; comparisons happen between the ``row`` values of one block.
+    row : str
+        The compared column.
+    metrics : sequence of str
+        Metric columns; those absent from ``df`` or entirely NaN are left out.
+    n_resamples, confidence, seed
+        Bootstrap settings (see :func:`~audiointerp.experiments.stats.bootstrap_mean_ci`).
+    alpha : float
+        Significance level of the paired test.
+    test : {"wilcoxon", "permutation"}
+        Paired test, paired over clip ids (see :func:`~audiointerp.experiments.stats.paired_test`).
+
+    Returns
+    -------
+    MetricTable
+    """
+    block = tuple(block)
+    for col in (*block, row):
+        if col not in df.columns:
+            raise ParameterError(f"table {name!r}: column {col!r} is not in the results")
+    metrics = tuple(m for m in metrics if m in df.columns and df[m].notna().any())
+    keys = [*block, row]
+    # One value per clip and row: duplicates (none in a runner table) are averaged.
+    per_id = df.groupby([*keys, "id"], observed=True, sort=True)[list(metrics)].mean()
+    records = []
+    groups: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+    for key, group in per_id.groupby(level=list(range(len(keys))), observed=True, sort=True):
+        ci = bootstrap_mean_ci(group.to_numpy(), n_resamples=n_resamples, confidence=confidence, seed=seed)
+        key = key if isinstance(key, tuple) else (key,)
+        groups[key] = (group.index.get_level_values("id").to_numpy(), group.to_numpy())
+        for j, metric in enumerate(metrics):
+            records.append((*key, metric, ci.mean[j], ci.low[j], ci.high[j], int(ci.n[j])))
+    cells = pd.DataFrame.from_records(records, columns=[*keys, "metric", "mean", "low", "high", "n"])
+    mean = cells["mean"].to_numpy()
+    best = np.zeros(len(cells), bool)
+    worst = np.zeros(len(cells), bool)
+    p_value = np.full(len(cells), np.nan)
+    rows = cells[row].to_numpy()
+    diffs, at = [], []
+    # Plain NumPy per block: a pandas round trip per block dominated the run time.
+    by_block = cells.groupby([*block, "metric"], observed=True, sort=False).indices
+    for bkey, idx in by_block.items():
+        bkey = bkey if isinstance(bkey, tuple) else (bkey,)
+        metric = bkey[-1]
+        idx = idx[np.isfinite(mean[idx])]
+        if idx.size < 2:
+            continue
+        sign = 1.0 if HIGHER_IS_BETTER.get(metric, True) else -1.0
+        order = idx[np.argsort(-sign * mean[idx], kind="stable")]
+        best[order[0]], worst[order[-1]] = True, True
+        j = metrics.index(metric)
+        (ids_b, vals_b), (ids_r, vals_r) = (groups[(*bkey[:-1], rows[i])] for i in order[:2])
+        if not np.array_equal(ids_b, ids_r):  # pair over the clips both rows have
+            _, ib, ir = np.intersect1d(ids_b, ids_r, return_indices=True)
+            vals_b, vals_r = vals_b[ib], vals_r[ir]
+        diffs.append(sign * (vals_b[:, j] - vals_r[:, j]))
+        at.append(order[0])
+    p_value[at] = paired_tests(diffs, method=test, seed=seed)
+    cells["best"], cells["worst"], cells["p_value"] = best, worst, p_value
+    cells["significant"] = p_value < alpha
+    return MetricTable(name, title, description, block, row, metrics, cells)
+
+
+def best_masks(table: MetricTable) -> pd.DataFrame:
+    """The best mask per (model, condition, method) by mean rank over the table's metrics.
+
+    Parameters
+    ----------
+    table : MetricTable
+        A table with ``row == "mask"`` (the per-method table).
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns ``*table.block, "mask", "mean_rank"``.
+    """
+    cells = table.cells.dropna(subset=["mean"]).copy()
+    sign = cells["metric"].map(lambda m: -1.0 if HIGHER_IS_BETTER.get(m, True) else 1.0)
+    cells["score"] = sign * cells["mean"]
+    cells["rank"] = cells.groupby([*table.block, "metric"], observed=True)["score"].rank(method="average")
+    mean_rank = cells.groupby([*table.block, table.row], observed=True)["rank"].mean().rename("mean_rank")
+    mean_rank = mean_rank.reset_index()
+    idx = mean_rank.groupby(list(table.block), observed=True)["mean_rank"].idxmin()
+    return mean_rank.loc[idx.to_numpy()].reset_index(drop=True)
+
+
+def paper_tables(df: pd.DataFrame, **options: object) -> dict[str, MetricTable]:
+    """The paper's tables: per method, per mask, correct vs incorrect, per condition, summary.
+
+    Parameters
+    ----------
+    df : pd.DataFrame
+        Output of :func:`load_results`.
+    **options
+        Passed to :func:`metric_table` (``n_resamples``, ``alpha``, ``test``, ``seed`` ...).
+
+    Returns
+    -------
+    dict of str to MetricTable
+        Keyed by table name; ``per_condition`` only when there is more than one condition.
+    """
+    tables = {
+        "per_method": metric_table(
+            df, block=("model", "condition", "method"), row="mask", name="per_method",
+            title="Per method: masks x metrics",
+            description="For each model, condition and method, every mask built from the "
+            "method's attribution map. Marks compare the masks of one method.", **options),
+        "per_mask": metric_table(
+            df, block=("model", "condition", "mask"), row="method", name="per_mask",
+            title="Per mask: methods x metrics",
+            description="For each model, condition and mask, every method. Marks compare methods; "
+            "* = the best method is significantly better than the runner-up (paired over clips).",
+            **options),
+        "correctness": metric_table(
+            df, block=("model", "condition", "mask", "correct"), row="method", name="correctness",
+            title="Correctly vs incorrectly classified clips",
+            description="The per-mask table split by whether the model's prediction was correct.",
+            **options),
+    }
+    if df["condition"].nunique() > 1:
+        tables["per_condition"] = metric_table(
+            df, block=("model", "method", "mask"), row="condition", name="per_condition",
+            title="Per condition: clean vs background noise",
+            description="For each model, method and mask, the metrics under each condition "
+            "(paired over clip ids; marks compare conditions).", **options)
+    chosen = best_masks(tables["per_method"])
+    pick = _select(df, chosen)
+    summary = metric_table(
+        pick, block=("model", "condition"), row="method", name="summary",
+        title="Summary: each method with its best mask",
+        description="Each method at its best mask (lowest mean rank over the metrics in the "
+        "per-method table). Marks compare methods; * = significantly better than the runner-up.",
+        **options)
+    mask_of = chosen.set_index([*summary.block, "method"])["mask"]
+    cells = summary.cells.copy()
+    cells["mask"] = [mask_of.get(tuple(r)) for r in cells[[*summary.block, "method"]].itertuples(index=False)]
+    tables["summary"] = MetricTable(summary.name, summary.title, summary.description, summary.block,
+                                    summary.row, summary.metrics, cells, extra=("mask",))
+    return tables
+
+
+def _select(df: pd.DataFrame, chosen: pd.DataFrame) -> pd.DataFrame:
+    """Rows of ``df`` whose (model, condition, method, mask) is one of ``chosen``."""
+    keys = ["model", "condition", "method", "mask"]
+    wanted = set(chosen[keys].astype(str).itertuples(index=False, name=None))
+    have = df[keys].astype(str).itertuples(index=False, name=None)
+    return df[[k in wanted for k in have]]
+
+
+def ground_truth_table(df: pd.DataFrame, **options: object) -> MetricTable | None:
+    """Localization AUC, relevance mass and SI-SDRi by method x mask (None without stems)."""
+    if not any(m in df.columns and df[m].notna().any() for m in GT_METRICS):
+        return None
+    return metric_table(
+        df, block=("model", "condition", "method"), row="mask", metrics=GT_METRICS,
+        name="ground_truth", title="Ground truth (synthetic benchmark)",
+        description="Agreement with the known target source: localization AUC of the attribution "
+        "against the ideal mask, relevance mass inside it, and SI-SDR improvement of the masked-in "
+        "audio over the mixture, both against the clean target (dB).", **options)
+
+
+@dataclass(frozen=True)
+class TablesOutput:
+    """What :func:`write_tables` produced: the tables, every file written and the HTML page."""
+
+    tables: dict[str, MetricTable]
+    sanity: pd.DataFrame
+    files: list[Path]
+    html: Path
+
+
+def _write_text(path: Path, text: str) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)  # atomic: a reader never sees a half-written table
+    return path
+
+
+def sanity_table(sanity: pd.DataFrame | None, methods: Sequence[str]) -> pd.DataFrame:
+    """The sanity-check results, or one ``status = "not run"`` row per method."""
+    if sanity is not None and not sanity.empty:
+        return sanity.reset_index(drop=True)
+    return pd.DataFrame({"method": list(methods), "status": "not run"})
+
+
+def write_tables(
+    results: str | Path | pd.DataFrame,
+    out_dir: str | Path = "supplementary",
+    *,
+    sanity: str | Path | pd.DataFrame | None = None,
+    models: Sequence[str] | None = None,
+    conditions: Sequence[str] | None = None,
+    methods: Sequence[str] | None = None,
+    masks: Sequence[str] | None = None,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    alpha: float = 0.05,
+    test: PairedMethod = "wilcoxon",
+    seed: int = 0,
+) -> TablesOutput:
+    """Compute every table and write CSV, LaTeX and one styled HTML page.
+
+    Parameters
+    ----------
+    results : str, Path or pd.DataFrame
+        A results folder or tidy CSV (see :func:`load_results`), or the table itself.
+    out_dir : str or Path
+        Output folder: ``tables.html`` and ``tables/<name>{.csv,_formatted.csv,.tex}``.
+    sanity : str, Path or pd.DataFrame, optional
+        Sanity-check results; by default any ``*sanity*.csv`` under the results folder, else
+        the sanity table says "not run".
+    models, conditions, methods, masks : sequence of str, optional
+        Keep only these values (all by default).
+    n_resamples, confidence, alpha, test, seed
+        Statistics settings (see :func:`metric_table`).
+
+    Returns
+    -------
+    TablesOutput
+    """
+    from audiointerp.experiments import tablefmt
+
+    source = "DataFrame" if isinstance(results, pd.DataFrame) else str(results)
+    if isinstance(results, pd.DataFrame):
+        df = prepare_results(results)
+    else:
+        df = load_results(results)
+        if sanity is None:
+            sanity = load_sanity(results)
+    for col, keep in (("model", models), ("condition", conditions), ("method", methods), ("mask", masks)):
+        if keep:
+            unknown = sorted(set(keep) - set(df[col].astype(str)))
+            if unknown:
+                raise ParameterError(f"{col}s {unknown} are not in the results; available: "
+                                     f"{list(df[col].cat.categories)}")
+            df = df[df[col].astype(str).isin(list(keep))]
+            df[col] = df[col].cat.remove_unused_categories()
+    if isinstance(sanity, (str, Path)):
+        sanity = pd.read_csv(sanity)
+    options = dict(n_resamples=n_resamples, confidence=confidence, alpha=alpha, test=test, seed=seed)
+    tables = paper_tables(df, **options)
+    gt = ground_truth_table(df, **options)
+    if gt is not None:
+        tables["ground_truth"] = gt
+    sanity_df = sanity_table(sanity, [str(m) for m in df["method"].cat.categories])
+
+    out = Path(out_dir)
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    files: list[Path] = []
+    sections: dict[str, tuple[str, str, str]] = {}
+    for name, table in tables.items():
+        files.append(_write_text(out / "tables" / f"{name}.csv", table.cells.to_csv(index=False)))
+        text, _, _ = tablefmt.format_table(table, markers=True)
+        files.append(_write_text(out / "tables" / f"{name}_formatted.csv", text.to_csv()))
+        files.append(_write_text(out / "tables" / f"{name}.tex", tablefmt.to_latex(table)))
+        sections[name] = (table.title, table.description, tablefmt.styler(table).to_html())
+    files.append(_write_text(out / "tables" / "sanity.csv", sanity_df.to_csv(index=False)))
+    sections["sanity"] = ("Sanity check (model-parameter randomization)",
+                          "Whether each method's attribution changes when the model's weights are "
+                          "randomized; 'not run' when the run has no sanity results.",
+                          sanity_df.style.hide(axis="index").to_html())
+    intro = (
+        f"<p class=\"legend\">Source: {tablefmt.html.escape(source)} — {len(df)} rows, "
+        f"models {list(df['model'].cat.categories)}, conditions {list(df['condition'].cat.categories)}. "
+        f"Each cell: mean [{confidence:.0%} bootstrap CI, {n_resamples} resamples, seed {seed}]. "
+        "<b>Bold/green</b> = best in its block, <i>italic/red</i> = worst; * = best is "
+        f"significantly better than the runner-up ({test} paired over clip ids, p &lt; {alpha}). "
+        "AI, AD, AG in percent; FF, FidIn, SPS in [0, 1]; COMP in nats; ↑ higher is better, "
+        "↓ lower is better.</p>"
+    )
+    page = tablefmt.html_page(sections, title="audiointerp: interpretation metrics", intro=intro)
+    html_path = _write_text(out / "tables.html", page)
+    files.append(html_path)
+    log.info("wrote %d table files to %s", len(files), out)
+    return TablesOutput(tables, sanity_df, files, html_path)

@@ -1,0 +1,77 @@
+"""Bootstrap confidence intervals and paired tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from audiointerp.errors import ParameterError
+from audiointerp.experiments.stats import bootstrap_mean_ci, paired_test, paired_tests
+
+
+def test_ci_contains_mean_and_shrinks_with_n():
+    rng = np.random.default_rng(1)
+    widths = []
+    for n in (20, 200, 2000):
+        z = rng.normal(size=n)
+        x = 3.0 + (z - z.mean()) / z.std()  # same spread at every n: only n changes the width
+        ci = bootstrap_mean_ci(x, n_resamples=500, seed=0)
+        assert ci.low < ci.mean < ci.high
+        assert ci.mean == pytest.approx(x.mean())
+        widths.append(float(ci.high - ci.low))
+    assert widths[0] > 2 * widths[1] > 4 * widths[2]
+    # normal theory: a 95 % interval of the mean is about 2 * 1.96 * sd / sqrt(n) wide
+    assert widths == pytest.approx(2 * 1.96 / np.sqrt([20, 200, 2000]), rel=0.2)
+
+
+def test_ci_is_seeded_and_columnwise_with_nans():
+    x = np.random.default_rng(2).normal(size=(50, 3))
+    x[:10, 1] = np.nan
+    x[:, 2] = np.nan
+    a = bootstrap_mean_ci(x, seed=5)
+    b = bootstrap_mean_ci(x, seed=5)
+    np.testing.assert_array_equal(a.low, b.low)
+    assert list(a.n) == [50, 40, 0]
+    assert a.mean[1] == pytest.approx(np.nanmean(x[:, 1]))
+    assert np.isnan(a.mean[2]) and np.isnan(a.low[2])
+    one = bootstrap_mean_ci(np.array([4.0]))
+    assert one.low == one.mean == one.high == 4.0
+
+
+def test_ci_matches_explicit_resampling():
+    x = np.random.default_rng(3).exponential(size=30)
+    ci = bootstrap_mean_ci(x, n_resamples=400, seed=7)
+    idx = np.random.default_rng(7).integers(0, 30, size=(400, 30))
+    lo, hi = np.percentile(x[idx].mean(axis=1), [2.5, 97.5])
+    assert ci.low == pytest.approx(lo) and ci.high == pytest.approx(hi)
+
+
+@pytest.mark.parametrize("method", ["wilcoxon", "permutation"])
+def test_paired_test_detects_planted_difference_only(method):
+    rng = np.random.default_rng(4)
+    base = rng.normal(size=60)  # large between-clip spread: only pairing reveals the shift
+    better = base + 0.3 + rng.normal(0, 0.1, 60)
+    e = rng.normal(0, 0.1, 30)
+    same = base + np.concatenate([e, -e])  # differences symmetric about 0: an exact null
+    assert paired_test(better, base, method=method).p_value < 0.001
+    assert paired_test(same, base, method=method).p_value > 0.05
+    assert paired_test(base, better, method=method, alternative="less").p_value < 0.001
+    p = paired_tests([better - base, same - base, np.zeros(5), np.array([1.0])], method=method)
+    assert p[0] < 0.001 and p[1] > 0.05 and p[2] == 1.0 and np.isnan(p[3])
+    assert p[0] == pytest.approx(paired_test(better, base, method=method).p_value)
+
+
+def test_null_false_positive_rate_is_near_alpha():
+    rng = np.random.default_rng(5)
+    diffs = list(rng.normal(size=(200, 30)))
+    p = paired_tests(diffs)
+    assert 0.01 <= np.mean(p < 0.05) <= 0.10
+
+
+def test_bad_arguments():
+    with pytest.raises(ParameterError, match="same length"):
+        paired_test(np.ones(3), np.ones(4))
+    with pytest.raises(ParameterError, match="confidence"):
+        bootstrap_mean_ci(np.ones(3), confidence=1.5)
+    with pytest.raises(ParameterError, match="method"):
+        paired_test(np.ones(3), np.ones(3), method="t")
