@@ -1,0 +1,90 @@
+"""`audiointerp interpret` end to end on a tiny checkpoint and a 44.1 kHz stereo file."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from audiointerp.cli import main
+from audiointerp.config import load_yaml
+from audiointerp.errors import ParameterError
+from audiointerp.models import build_model, save_classifier
+
+CLASSES = ["siren", "rain", "engine"]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    frontend = load_yaml("configs/default_mel.yaml")["frontend"]
+    model = build_model("cnn6", num_classes=3, num_bins=frontend["n_mels"], width=0.125)
+    path = tmp_path_factory.mktemp("w") / "tiny.pt"
+    return save_classifier(
+        path,
+        model.eval(),
+        model_config={"arch": "cnn6", "width": 0.125},
+        frontend_config=frontend,
+        classes=CLASSES,
+        meta={"feature_mean": -40.0},
+    )
+
+
+@pytest.fixture(scope="module")
+def audio(tmp_path_factory):
+    sr = 44100
+    t = np.arange(int(1.2 * sr)) / sr
+    tone = 0.4 * np.sin(2 * np.pi * 880 * t) * (t > 0.4)
+    path = tmp_path_factory.mktemp("a") / "tone.wav"
+    sf.write(path, np.stack([tone, 0.5 * tone], 1), sr)
+    return path
+
+
+def _run(checkpoint, audio, out, *extra):
+    argv = ["interpret", "--audio", str(audio), "--weights", str(checkpoint), "--out", str(out)]
+    return main([*argv, "--duration-s", "1.0", *extra])
+
+
+def test_interpret_writes_figure_audio_and_metrics(checkpoint, audio, tmp_path, capsys):
+    masks = ["minmax", "bin", "topK_30_pos"]
+    assert _run(checkpoint, audio, tmp_path, "--method", "gradcam", "--masks", *masks) == 0
+    report = json.loads((tmp_path / "metrics.json").read_text())
+    assert report["method"] == "gradcam" and report["target"] == report["predicted"]
+    assert list(report["masks"]) == masks
+    for row in report["masks"].values():
+        assert set(row) >= {"FF", "AI", "AD", "AG", "FidIn", "SPS", "COMP", "p_in", "p_out"}
+        assert all(np.isfinite(v) for v in row.values())
+    assert (tmp_path / "figure.png").stat().st_size > 10_000
+    for name in masks:
+        for kind in ("in", "out"):
+            y, sr = sf.read(tmp_path / "audio" / f"{name}_{kind}.wav")
+            assert sr == 16000 and y.shape == (16000,)
+    assert "explained" in capsys.readouterr().out
+
+
+def test_interpret_slice_writes_best_rectangle(checkpoint, audio, tmp_path):
+    code = _run(
+        checkpoint, audio, tmp_path, "--method", "slice", "--masks", "bin", "--target", "rain"
+    )
+    assert code == 0
+    report = json.loads((tmp_path / "metrics.json").read_text())
+    assert report["target"] == "rain" and report["options"] == {"fill": -40.0}
+    assert np.asarray(report["slice"]["drops"]).shape == (3, 3)
+    f0, f1 = report["slice"]["freq_bins"]
+    assert 0 <= f0 < f1 <= 64 and report["slice"]["hz"][0] < report["slice"]["hz"][1]
+    y, _ = sf.read(tmp_path / "audio" / "slice_best.wav")
+    assert y.shape == (16000,)
+
+
+def test_interpret_bad_arguments(checkpoint, audio, tmp_path, capsys):
+    assert _run(checkpoint, audio, tmp_path, "--masks", "topK_10") == 2
+    assert "topK_10" in capsys.readouterr().err
+    assert _run(checkpoint, audio, tmp_path, "--target", "dog") == 2
+    assert _run(checkpoint, audio, tmp_path, "--method", "lime", "--set", "n_samples") == 2
+    with pytest.raises(ParameterError):
+        from audiointerp.commands.interpret import parse_options
+
+        parse_options(["=3"])
