@@ -260,6 +260,9 @@ def metric_table(
         for j, metric in enumerate(metrics):
             records.append((*key, metric, ci.mean[j], ci.low[j], ci.high[j], int(ci.n[j])))
     cells = pd.DataFrame.from_records(records, columns=[*keys, "metric", "mean", "low", "high", "n"])
+    for col in keys:  # keep the data's categorical order (models, conditions, methods, masks)
+        if isinstance(df[col].dtype, pd.CategoricalDtype):
+            cells[col] = cells[col].astype(df[col].dtype)
     mean = cells["mean"].to_numpy()
     best = np.zeros(len(cells), bool)
     worst = np.zeros(len(cells), bool)
