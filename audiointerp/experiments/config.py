@@ -89,6 +89,11 @@ class ExperimentConfig:
         Frontend inversion route for the SI-SDR of masked-in audio.
     save_attributions : bool
         Save raw attributions per batch (float16 ``.npz``, git-ignored).
+    sanity_clips : int
+        Clean test clips for the model-randomization sanity check per model and method
+        (0 skips it); written to ``<output>/<model>/sanity.csv``.
+    sanity_methods : tuple of str or None
+        Methods checked (``None``: all of ``methods``).
     seed : int
         Seeds clip selection, the ``other_class`` pairing and every stochastic method per clip.
     device : str or None
@@ -116,6 +121,8 @@ class ExperimentConfig:
     noises_dir: str = "noises"
     resynth_route: str = "phase"
     save_attributions: bool = True
+    sanity_clips: int = 0
+    sanity_methods: tuple[str, ...] | None = None
     seed: int = 0
     device: str | None = None
     output: str = "results"
@@ -128,6 +135,11 @@ class ExperimentConfig:
         self.data.train_folds = tuple(self.data.train_folds)
         if self.masks is not None:
             self.masks = tuple(self.masks)
+        if self.sanity_methods is not None:
+            self.sanity_methods = tuple(self.sanity_methods)
+            unknown = sorted(set(self.sanity_methods) - set(self.methods or {}))
+            if unknown:
+                raise ParameterError(f"sanity_methods {unknown} are not in methods")
         self.methods = {k: dict(v or {}) for k, v in (self.methods or {}).items()}
         self.models = {str(k): str(v) for k, v in (self.models or {}).items()}
         if not self.models:
@@ -150,7 +162,8 @@ class ExperimentConfig:
         Result units are stored under this hash, so a changed grid never mixes with old units.
         """
         d = to_dict(self)
-        for key in ("output", "device", "max_forward_batch", "name"):
+        for key in ("output", "device", "max_forward_batch", "name", "sanity_clips",
+                    "sanity_methods"):
             d.pop(key, None)
         blob = json.dumps(d, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
@@ -215,3 +228,74 @@ def load_experiment(
 def with_output(cfg: ExperimentConfig, output: str | Path) -> ExperimentConfig:
     """Return a copy of ``cfg`` writing under ``output``."""
     return replace(cfg, output=str(output))
+
+
+def notebook_config(
+    config: str | Path,
+    *,
+    model: str | None = None,
+    weights: str | None = None,
+    condition: str | None = None,
+    n_clips: int | None | Literal["config"] = "config",
+    data: str | None = None,
+    output: str | None = None,
+    methods: list[str] | None = None,
+    masks: list[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> ExperimentConfig:
+    """The grid of an experiments notebook (03/04): ``config`` narrowed by its parameters.
+
+    Parameters
+    ----------
+    config : str or Path
+        Experiment YAML.
+    model : str, optional
+        Keep only this entry of ``models``.
+    weights : str, optional
+        Checkpoint replacing that model's path.
+    condition : str, optional
+        Run only this condition.
+    n_clips : int or None
+        Test clips (``None``: all); ``"config"`` keeps the file's value.
+    data, output : str, optional
+        Data folder and results root.
+    methods : list of str, optional
+        Keep only these methods (with the options the file gives them).
+    masks : list of str, optional
+        Mask names.
+    overrides : dict, optional
+        Any other dotted fields.
+
+    Returns
+    -------
+    ExperimentConfig
+    """
+    over: dict[str, Any] = dict(overrides or {})
+    if condition is not None:
+        over["conditions"] = [condition]
+    if n_clips != "config":
+        over["data.n_clips"] = n_clips
+    if data is not None:
+        over["data.root"] = str(data)
+    if output is not None:
+        over["output"] = str(output)
+    if masks is not None:
+        over["masks"] = list(masks)
+    cfg = load_experiment(config, over)
+    if model is not None:
+        if model not in cfg.models and weights is None:
+            raise ParameterError(
+                f"model {model!r} is not in {config} (models: {sorted(cfg.models)}); "
+                "pass weights=<checkpoint> to add it"
+            )
+        cfg = replace(cfg, models={model: str(weights or cfg.models[model])})
+    elif weights is not None:
+        raise ParameterError("weights needs model=<name> to say which model it replaces")
+    if methods is not None:
+        unknown = sorted(set(methods) - set(cfg.methods))
+        if unknown:
+            raise ParameterError(f"methods {unknown} are not in {config} ({sorted(cfg.methods)})")
+        cfg = replace(cfg, methods={m: cfg.methods[m] for m in methods},
+                      sanity_methods=tuple(m for m in (cfg.sanity_methods or ()) if m in methods)
+                      or None)
+    return cfg

@@ -79,15 +79,18 @@ def evaluate_masks(
         ``variants`` (masked inputs requested) and ``evaluated`` (distinct inputs run).
     """
     n = features.shape[0]
-    index: dict[bytes, int] = {_digest(features[b]): -(b + 1) for b in range(n)}
+    own = [_digest(features[b]) for b in range(n)]
+    index: dict[bytes, int] = {key: -(b + 1) for b, key in enumerate(own)}
     unique: list[torch.Tensor] = []
     slots: dict[str, tuple[list[int], list[int]]] = {}
     for name, mask in masks.items():
         pair: tuple[list[int], list[int]] = ([], [])
         for side, m in ((0, mask), (1, 1.0 - mask)):
             variants = apply_mask(features, m, base)
+            # A full mask gives the input back up to rounding of (x - base) + base: reuse p.
+            full = (m == 1).flatten(1).all(dim=1).tolist()
             for b in range(n):
-                key = _digest(variants[b])
+                key = own[b] if full[b] else _digest(variants[b])
                 if key not in index:
                     index[key] = len(unique)
                     unique.append(variants[b])

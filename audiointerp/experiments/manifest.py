@@ -115,5 +115,6 @@ def write_manifest(
         "sessions": sessions,
         **summary,
     }
+    atomic_write_json(manifest, store.units_dir.parent / MANIFEST)
     atomic_write_json(manifest, manifest_path(store))
     return manifest

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from tqdm.auto import tqdm
 
 from audiointerp.errors import DatasetError, ParameterError
@@ -89,6 +90,22 @@ def _label_map(dataset_classes: list[str], model_classes: list[str], where: str)
             f"(model classes: {list(model_classes)[:10]}...); use data the model was trained on"
         )
     return np.array([list(model_classes).index(c) for c in dataset_classes])
+
+
+def _sanity(cfg: ExperimentConfig, loaded: dict, datasets: dict, device: Any) -> None:
+    from audiointerp.experiments.sanity import run_sanity, sanity_path
+
+    for model_name, clf in loaded.items():
+        if sanity_path(cfg.output_dir, model_name).is_file():
+            continue
+        test, chosen = datasets[clf.frontend.sr]
+        waves, _, _ = test.load_batch(chosen[: cfg.sanity_clips])
+        with torch.inference_mode():
+            feats = clf.frontend.features(torch.from_numpy(waves).to(device)).clone()
+        methods = build_methods(cfg, clf.model, clf.frontend, clf.classes, device=device)
+        names = cfg.sanity_methods or tuple(cfg.methods)
+        run_sanity(model_name, clf.model, feats, {n: methods[n] for n in names},
+                   output=cfg.output_dir, seed=cfg.seed)
 
 
 def grid_units(cfg: ExperimentConfig, n_batches: int) -> list[UnitKey]:
@@ -234,6 +251,9 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True) -> RunResult
                 bar.update(len(keys) - len(todo))
                 skipped += len(keys) - len(todo)
     bar.close()
+    if cfg.sanity_clips > 0:
+        with timer("sanity"):
+            _sanity(cfg, loaded, datasets, device)
 
     with timer("tables"):
         table = store.combine(units)

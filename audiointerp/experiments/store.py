@@ -7,8 +7,10 @@ and the final tables are rebuilt from the units alone. Layout under the results 
 
     <root>/<model>/<method>_<condition>/csvs/<mask>.csv     a row per clip (paper layout)
     <root>/<model>/<method>_<condition>/attributions/batch_00000.npz   raw maps (git-ignored)
-    <root>/results.csv                                      the tidy table of the whole run
-    <root>/manifest.json                                    config, versions, timings, memory
+    <root>/results.csv              tidy table: newest grid per (model, condition, method)
+    <root>/manifest.json            manifest of the latest grid (config, versions, timings)
+    <root>/runs/<fingerprint>/results.csv       tidy table of one grid
+    <root>/runs/<fingerprint>/manifest.json     its manifest
     <root>/runs/<fingerprint>/units/<model>/<condition>/<method>/batch_00000.csv
 """
 
@@ -165,10 +167,20 @@ class ResultStore:
             raise AudioInterpError(f"duplicated result rows in {self.units_dir}:\n{dup}")
         return df
 
+    @property
+    def run_table(self) -> Path:
+        return self.units_dir.parent / COMBINED_TABLE
+
     def write_tables(self, df: pd.DataFrame) -> list[Path]:
-        """Write the tidy table and the paper layout's per-mask CSVs; return the paths."""
-        written = [self.root / COMBINED_TABLE]
-        atomic_write_csv(df, written[0])
+        """Write this grid's tidy table, the paper layout's per-mask CSVs and the root table.
+
+        Several grids may share a results root (notebooks 03/04 run one model and condition
+        each): the root ``results.csv`` holds, for every (model, condition, method), the rows
+        of the most recently finished grid that covered it, like the per-mask CSVs do.
+        """
+        atomic_write_csv(df, self.run_table)
+        written = [self.run_table, self.root / COMBINED_TABLE]
+        atomic_write_csv(merge_runs(self.root), written[1])
         if not len(df):
             return written
         extra = [c for c in GT_COLUMNS if c in df.columns]
@@ -182,6 +194,26 @@ class ResultStore:
                 atomic_write_csv(rows[cols].reset_index(drop=True), path)
                 written.append(path)
         return written
+
+
+def merge_runs(root: str | Path) -> pd.DataFrame:
+    """Tidy rows of every finished grid under ``root``; the newest grid wins per block.
+
+    A block is a (model, condition, method) triple; grids are ordered by when their table
+    was written.
+    """
+    tables = sorted(Path(root).glob(f"runs/*/{COMBINED_TABLE}"), key=lambda p: p.stat().st_mtime_ns)
+    frames: dict[tuple, pd.DataFrame] = {}
+    for path in tables:
+        df = read_csv(path)
+        if not len(df):
+            continue
+        for block, part in df.groupby(["model", "condition", "method"], sort=False):
+            frames.pop(block, None)  # re-insert so that the newest block goes last
+            frames[block] = part
+    if not frames:
+        return pd.DataFrame(columns=[*KEY_COLUMNS, *CLIP_COLUMNS, *METRIC_COLUMNS])
+    return pd.concat(frames.values(), ignore_index=True)
 
 
 def load_results(root: str | Path) -> pd.DataFrame:
