@@ -1,0 +1,112 @@
+"""A self-contained HTML listening page: the figure and every audio version embedded inline.
+
+The figure (PNG) and each WAV are base64 ``data:`` URIs, so the single file opens in any browser
+without Jupyter, a server or the folder it was written in.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import soundfile as sf
+
+__all__ = ["audio_data_uri", "listening_page", "wav_bytes"]
+
+CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1400px; }
+img { max-width: 100%; border: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; vertical-align: top; text-align: left; }
+th { background: #f3f3f3; } audio { width: 220px; height: 32px; display: block; }
+.metrics { font-size: 0.8em; color: #555; } .note { background: #f8f8f8; padding: 0.6em; }
+"""
+
+
+def wav_bytes(y: np.ndarray, sr: int) -> bytes:
+    """16-bit PCM WAV of a mono signal ``(N,)`` (values clipped to [-1, 1])."""
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(np.asarray(y, dtype=np.float32), -1.0, 1.0), int(sr), format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def audio_data_uri(y: np.ndarray, sr: int) -> str:
+    """``data:audio/wav;base64,...`` for an ``<audio>`` element."""
+    return "data:audio/wav;base64," + base64.b64encode(wav_bytes(y, sr)).decode("ascii")
+
+
+def _audio(uri: str, label: str) -> str:
+    return (f'<div>{html.escape(label)}<audio controls preload="none" src="{uri}"></audio></div>')
+
+
+def _metrics(values: Mapping[str, float]) -> str:
+    keys = ("p_in", "p_out", "FF", "AI", "AD", "AG", "FidIn", "SPS", "COMP")
+    return ('<div class="metrics">'
+            + ", ".join(f"{k} {values[k]:.3g}" for k in keys if k in values) + "</div>")
+
+
+def listening_page(
+    *,
+    title: str,
+    figure_png: bytes,
+    sr: int,
+    original: np.ndarray,
+    versions: Mapping[str, Mapping[str, Mapping[str, object]]],
+    masks: Sequence[str],
+    summary: str = "",
+) -> str:
+    """Build the HTML page.
+
+    Parameters
+    ----------
+    title : str
+        Page title.
+    figure_png : bytes
+        The illustration figure as PNG.
+    sr : int
+        Sample rate of every signal.
+    original : np.ndarray (N,)
+        The clip as the model heard it.
+    versions : mapping method -> mask -> {"in": (N,), "out": (N,), "slice": (N,) or None,
+        "metrics": dict}
+        Audio and metrics of every method and mask.
+    masks : sequence of str
+        Column order.
+    summary : str
+        Plain text shown under the title (prediction, settings).
+
+    Returns
+    -------
+    str
+        A complete HTML document with no external references.
+    """
+    img = "data:image/png;base64," + base64.b64encode(figure_png).decode("ascii")
+    head = "".join(f"<th>{html.escape(m)}</th>" for m in masks)
+    rows = []
+    for method, by_mask in versions.items():
+        cells = []
+        for mask in masks:
+            v = by_mask[mask]
+            cells.append("<td>" + _audio(audio_data_uri(v["in"], sr), "masked-in")
+                         + _audio(audio_data_uri(v["out"], sr), "masked-out")
+                         + _metrics(v["metrics"]) + "</td>")
+        first = by_mask[masks[0]]
+        slice_html = ""
+        if first.get("slice") is not None:
+            slice_html = _audio(audio_data_uri(first["slice"], sr), "most important slice")
+        rows.append(f"<tr><th>{html.escape(method)}{slice_html}</th>{''.join(cells)}</tr>")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n<body>\n"
+        f"<h1>{html.escape(title)}</h1>\n<p class=\"note\">{html.escape(summary)}</p>\n"
+        f"{_audio(audio_data_uri(original, sr), 'original')}\n"
+        f"<p><img alt=\"original and masked spectrograms\" src=\"{img}\"></p>\n"
+        "<p>Masked-in: only what the mask keeps; masked-out: everything but that. Metrics: "
+        "p_in / p_out = probability of the predicted class; FF, FidIn, SPS in [0, 1]; AI, AD, AG "
+        "in percent; COMP in nats. The most important slice is the grid rectangle the method "
+        "ranks highest, made audible by band- and time-limiting the audio.</p>\n"
+        f"<table><tr><th>method</th>{head}</tr>\n" + "\n".join(rows) + "\n</table>\n</body></html>\n"
+    )
