@@ -131,10 +131,10 @@ def apply_condition(
     waves = np.asarray(waves, dtype=np.float32)
     if cond.kind == "clean":
         return ConditionedBatch(waves, target, background)
-    from audiointerp.data import mixing
-
     if added is None:
         raise ParameterError(f"condition {cond.name!r} needs the sound to add (added=...)")
+    from audiointerp.data import mixing
+
     added = np.broadcast_to(np.asarray(added, dtype=np.float32), waves.shape).copy()
     if cond.kind == "paper":
         mix = mixing.paper_mix(waves, added, alpha=alpha)
@@ -188,6 +188,6 @@ def rival_indices(labels: np.ndarray, ids: list[str], *, seed: int) -> np.ndarra
     out = np.empty(len(labels), dtype=np.int64)
     for i, clip_id in enumerate(ids):
         rng = np.random.default_rng([seed, zlib.crc32(clip_id.encode())])
-        others = np.flatnonzero(labels != labels[i])
+        others = sorted(np.flatnonzero(labels != labels[i]), key=lambda j: ids[j])
         out[i] = others[rng.integers(len(others))]
     return out

@@ -95,21 +95,16 @@ def run_demo(
     paths["tables (CSV, LaTeX)"] = str(Path(tables.files[0]).parent) if tables.files else str(supp)
     t = mark("tables", t)
     clip_id = pick_clip(result.table)
-    try:
-        from audiointerp.experiments.illustrate import illustrate_clip
-    except ImportError:  # the illustration module is optional for the grid itself
-        log.warning("audiointerp.experiments.illustrate is not available; no figure written")
-    else:
+    from audiointerp.experiments.illustrate import illustrate_clip
+
+    for name, weights in cfg.models.items():
         ill = illustrate_clip(
-            clip_id,
-            models={name: path for name, path in cfg.models.items()},
-            data=cfg.data.root,
-            out_dir=supp / "illustration",
-            methods=list(cfg.methods),
-            seed=cfg.seed,
+            weights, supp / "illustration" / name, data=cfg.data.root, clip=clip_id,
+            methods=list(cfg.methods), duration_s=cfg.data.duration_s, seed=cfg.seed,
+            device=cfg.device,
         )
-        for key, value in _paths_of(ill).items():
-            paths[key] = value
+        paths[f"figure ({name})"] = str(ill.figure_png)
+        paths[f"listening page ({name})"] = str(ill.html)
     mark("illustration", t)
     wall = time.perf_counter() - t0
     report = {"wall_s": round(wall, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
@@ -118,13 +113,3 @@ def run_demo(
     manifest["demo"] = report
     atomic_write_json(manifest, out / MANIFEST)
     return report
-
-
-def _paths_of(ill: Any) -> dict[str, str]:
-    # The illustration's result names its files; keep only path-like fields.
-    out = {}
-    for key in ("figure", "html", "page", "audio_dir"):
-        value = getattr(ill, key, None) if not isinstance(ill, dict) else ill.get(key)
-        if value is not None:
-            out[f"illustration {key}"] = str(value)
-    return out

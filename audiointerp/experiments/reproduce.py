@@ -1,0 +1,188 @@
+"""``make reproduce``: execute the numbered notebooks in order with papermill.
+
+``python -m audiointerp.experiments.reproduce --data DIR [--pretrained FILE] [--configs paper]``
+
+Notebook ``03``/``04`` run once per condition of the experiment config. Each notebook receives
+only the parameters its ``parameters`` cell declares (from a common pool: ``data``,
+``pretrained``, ``config``, ``condition``, ``output``, ``results``...), so the notebooks stay
+free to name what they need. Executed copies go to ``results/notebooks/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from audiointerp.errors import AudioInterpError, ParameterError
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[2]
+# Config files per setting: training configs of notebooks 01/02 and the experiment grid.
+CONFIG_SETS: dict[str, dict[str, str]] = {
+    "default": {
+        "stft": "configs/default_stft.yaml",
+        "mel": "configs/default_mel.yaml",
+        "experiment": "configs/experiment_default.yaml",
+    },
+    "paper": {
+        "stft": "configs/paper_esc50_stft.yaml",
+        "mel": "configs/paper_esc50_mel.yaml",
+        "experiment": "configs/experiment_paper_esc50.yaml",
+    },
+}
+
+
+@dataclass
+class Step:
+    """One papermill execution: a notebook, its parameters, the executed copy."""
+
+    notebook: Path
+    output: Path
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+def declared_parameters(notebook: Path) -> set[str]:
+    """Names assigned in the notebook's ``parameters`` cell."""
+    import papermill as pm
+
+    return set(pm.inspect_notebook(str(notebook)))
+
+
+def plan(
+    *,
+    data: str,
+    pretrained: str | None = None,
+    configs: str = "default",
+    results: str = "results",
+    supplementary: str = "supplementary",
+    notebooks_dir: str | Path = ROOT / "notebooks",
+    extra: dict[str, Any] | None = None,
+) -> list[Step]:
+    """The executions of ``make reproduce``, in order.
+
+    Parameters
+    ----------
+    data : str
+        Data folder (the synthetic benchmark or ESC-50).
+    pretrained : str, optional
+        PANNs CNN14 checkpoint for notebooks 01/02 (paper setting).
+    configs : {"default", "paper"}
+        Which config set (:data:`CONFIG_SETS`).
+    results, supplementary : str
+        Results root and the folder for tables and figures.
+    notebooks_dir : str or Path
+        Folder of the numbered notebooks.
+    extra : dict, optional
+        Further parameters offered to every notebook (e.g. ``{"n_clips": 4}`` for a smoke run).
+
+    Returns
+    -------
+    list of Step
+    """
+    from audiointerp.experiments.config import load_experiment
+
+    if configs not in CONFIG_SETS:
+        raise ParameterError(f"configs={configs!r} is not valid; choose from {sorted(CONFIG_SETS)}")
+    cset = CONFIG_SETS[configs]
+    grid = load_experiment(ROOT / cset["experiment"])
+    results_root = results if configs == "default" else grid.output
+    executed = Path(results_root) / "notebooks"
+    common = {"data": data, "data_root": data, "results": results_root, "results_dir": results_root,
+              "output": results_root, "supplementary": supplementary, "seed": grid.seed,
+              **({"pretrained": pretrained} if pretrained else {}), **(extra or {})}
+    notebooks = sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb"))
+    if not notebooks:
+        raise AudioInterpError(f"no numbered notebooks in {notebooks_dir}")
+    steps = []
+    for nb in notebooks:
+        declared = declared_parameters(nb)
+        number = nb.name[:2]
+        base = dict(common)
+        if number in ("01", "02"):
+            kind = "stft" if number == "01" else "mel"
+            base["config"] = cset[kind]
+            base["weights"] = grid.models.get(kind)
+        if number in ("03", "04"):
+            kind = "stft" if number == "03" else "mel"
+            base.update(config=cset["experiment"], model=kind, weights=grid.models.get(kind))
+            for cond in grid.conditions:
+                params = {k: v for k, v in {**base, "condition": cond}.items() if k in declared}
+                steps.append(Step(nb, executed / f"{nb.stem}_{cond}.ipynb", params))
+            continue
+        if number == "05":
+            base["output"] = supplementary
+        params = {k: v for k, v in base.items() if k in declared}
+        steps.append(Step(nb, executed / nb.name, params))
+    return steps
+
+
+def execute(steps: list[Step], *, cwd: str | Path = ROOT, kernel: str = "python3") -> list[dict]:
+    """Run ``steps`` with papermill (stops at the first failure); return timings."""
+    import papermill as pm
+
+    done = []
+    for step in steps:
+        step.output.parent.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        log.info("executing %s -> %s %s", step.notebook.name, step.output, step.parameters)
+        print(f"[reproduce] {step.notebook.name} {step.parameters}", file=sys.stderr, flush=True)
+        pm.execute_notebook(
+            str(step.notebook), str(step.output), parameters=step.parameters, cwd=str(cwd),
+            kernel_name=kernel, progress_bar=False,
+        )
+        done.append({"notebook": step.output.name, "seconds": round(time.perf_counter() - t0, 1)})
+    return done
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m audiointerp.experiments.reproduce",
+        description="Execute notebooks 01-07 in order with papermill (make reproduce).",
+    )
+    parser.add_argument("--data", default="data/synth", help="data folder (synthetic benchmark or ESC-50)")
+    parser.add_argument("--pretrained", default=None, help="PANNs Cnn14 checkpoint (paper setting)")
+    parser.add_argument("--configs", default=None, choices=sorted(CONFIG_SETS),
+                        help="config set (default: paper when --pretrained is given)")
+    parser.add_argument("--results", default="results")
+    parser.add_argument("--supplementary", default="supplementary")
+    parser.add_argument("--only", nargs="*", default=None, help="notebook numbers, e.g. 03 04")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan only")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from audiointerp.runtime import tune_allocator
+
+    tune_allocator()
+    configs = args.configs or ("paper" if args.pretrained else "default")
+    try:
+        steps = plan(data=args.data, pretrained=args.pretrained, configs=configs,
+                     results=args.results, supplementary=args.supplementary)
+        if args.only:
+            steps = [s for s in steps if s.notebook.name[:2] in set(args.only)]
+        if args.dry_run:
+            for s in steps:
+                print(f"{s.notebook.name} -> {s.output}  {s.parameters}")
+            return 0
+        t0 = time.perf_counter()
+        if configs == "default":  # the embedded setting makes its own data
+            from audiointerp.experiments.demo import ensure_benchmark, ensure_noises
+
+            ensure_benchmark(args.data)
+            ensure_noises(ROOT / "noises")
+        timings = execute(steps)
+    except AudioInterpError as exc:
+        print(f"reproduce: error: {exc}", file=sys.stderr)
+        return 2
+    for t in timings:
+        print(f"{t['notebook']:<40} {t['seconds']:8.1f} s")
+    print(f"{'total':<40} {time.perf_counter() - t0:8.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
