@@ -3,13 +3,14 @@
 :func:`illustrate_clip` is what ``audiointerp illustrate``, notebook 06 and the demo call.
 Outputs in ``out_dir``::
 
-    figure.png, figure.pdf         original beside each method's masked spectrograms (Hz axis)
-    audio/original.wav             the clip as the model heard it
-    audio/<method>_<mask>_in.wav   masked-in audio (what the mask keeps)
-    audio/<method>_<mask>_out.wav  masked-out audio (everything else)
-    audio/<method>_slice.wav       the method's most important time-frequency rectangle
-    listen.html                    self-contained page: figure and players embedded (base64)
-    metrics.csv                    a row per (method, mask): p, p_in, p_out and the metrics
+    listen.html                           self-contained page, one section per model: figure,
+                                          players (base64 data URIs) and metrics
+    <model>/figure.png, figure.pdf        original beside each method's masked spectrograms
+    <model>/audio/original.wav            the clip as the model heard it
+    <model>/audio/<method>_<mask>_in.wav  masked-in audio (what the mask keeps)
+    <model>/audio/<method>_<mask>_out.wav masked-out audio (everything else)
+    <model>/audio/<method>_slice.wav      the method's most important time-frequency rectangle
+    <model>/metrics.csv                   a row per (method, mask): p, p_in, p_out, metrics
 """
 
 from __future__ import annotations
@@ -33,7 +34,14 @@ from audiointerp.experiments.clipexplain import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_MASKS", "DEFAULT_METHODS", "Illustration", "illustrate_clip", "load_clip"]
+__all__ = [
+    "DEFAULT_MASKS",
+    "DEFAULT_METHODS",
+    "Illustration",
+    "ModelIllustration",
+    "illustrate_clip",
+    "load_clip",
+]
 
 DEFAULT_METHODS: tuple[str, ...] = ("saliency", "gradcam", "lime", "shap", "slice")
 DEFAULT_MASKS: tuple[str, ...] = ("minmax", "bin", "topK_30")
@@ -42,16 +50,34 @@ QUICK_OPTIONS: dict[str, dict[str, Any]] = {"lime": {"n_samples": 300}}
 
 
 @dataclass
-class Illustration:
-    """What :func:`illustrate_clip` produced."""
+class ModelIllustration:
+    """One model's outputs (files under ``out_dir/<model>/``)."""
 
     clip: ClipAnalysis
     explanations: dict[str, dict[str, Explanation]]
     figure_png: Path
     figure_pdf: Path
-    html: Path
     metrics_csv: Path
     audio: dict[str, Path]
+
+
+@dataclass
+class Illustration:
+    """What :func:`illustrate_clip` produced: per-model outputs and the listening page."""
+
+    clip_id: str
+    models: dict[str, ModelIllustration]
+    html: Path
+    out_dir: Path
+
+    @property
+    def figure(self) -> Path:
+        """The first model's PNG figure."""
+        return next(iter(self.models.values())).figure_png
+
+    @property
+    def audio_dir(self) -> Path:
+        return self.out_dir
 
 
 def load_clip(
@@ -98,13 +124,25 @@ def load_clip(
     return wave, clip_id, (list(classes).index(category) if category in classes else None)
 
 
+def _classifiers(models: Any, device: str | None) -> dict[str, Any]:
+    from audiointerp.models import load_classifier
+
+    if not isinstance(models, Mapping):
+        name = Path(models).stem if isinstance(models, (str, Path)) else "model"
+        models = {name: models}
+    if not models:
+        raise ParameterError("illustrate needs at least one model (a checkpoint path)")
+    return {name: load_classifier(m, device=device) if isinstance(m, (str, Path)) else m
+            for name, m in models.items()}
+
+
 def illustrate_clip(
-    classifier: str | Path | Any,
-    out_dir: str | Path,
+    clip: str | None = None,
     *,
+    models: Any,
+    out_dir: str | Path,
     audio: str | Path | None = None,
     data: str | Path | Any | None = None,
-    clip: str | None = None,
     methods: Sequence[str] = DEFAULT_METHODS,
     masks: Sequence[str] = DEFAULT_MASKS,
     method_options: Mapping[str, Mapping[str, Any]] | None = None,
@@ -116,15 +154,17 @@ def illustrate_clip(
     seed: int = 0,
     device: str | None = None,
 ) -> Illustration:
-    """Explain one clip with several methods and masks and write figure, audio and page.
+    """Explain one clip with several methods and masks; write figures, audio and one page.
 
     Parameters
     ----------
-    classifier : path or LoadedClassifier
-        Checkpoint (e.g. ``weights/default_mel.pt``) or an already loaded classifier.
+    clip : str, optional
+        Clip id or file name in ``data``; default a seeded random clip (ignored with ``audio``).
+    models : path, LoadedClassifier, or mapping of name to either
+        Checkpoint(s), e.g. ``{"mel": "weights/default_mel.pt", "stft": "weights/default_stft.pt"}``.
     out_dir : path
-        Output folder (see the module docstring for its contents).
-    audio, data, clip, duration_s
+        Output folder: ``listen.html`` and one subfolder per model (see the module docstring).
+    audio, data, duration_s
         Where the clip comes from (see :func:`load_clip`).
     methods, masks : sequence of str
         Columns and rows of the figure.
@@ -135,7 +175,7 @@ def illustrate_clip(
     route : {"phase", "paper", "griffinlim"}
         Resynthesis route.
     dpi : int
-        Resolution of the PNG.
+        Resolution of the PNG figures.
     seed : int
         Seed of the random clip and of stochastic methods.
     device : str, optional
@@ -144,18 +184,37 @@ def illustrate_clip(
     -------
     Illustration
     """
-    from audiointerp.data.io import write_audio
-    from audiointerp.experiments import figures, listening
+    from audiointerp.experiments import listening
 
     if not methods or not masks:
         raise ParameterError("illustrate needs at least one method and one mask")
-    if isinstance(classifier, (str, Path)):
-        from audiointerp.models import load_classifier
+    out = Path(out_dir)
+    results, sections, clip_id = {}, [], clip
+    for name, clf in _classifiers(models, device).items():
+        wave, clip_id, label = load_clip(sr=clf.frontend.sr, classes=clf.classes, audio=audio,
+                                         data=data, clip=clip, duration_s=duration_s, seed=seed)
+        res, section = _illustrate_model(name, clf, wave, clip_id, label, out / name, methods=methods,
+                                         masks=masks, method_options=method_options, n_freq=n_freq,
+                                         n_time=n_time, route=route, dpi=dpi, seed=seed)
+        results[name], clip = res, clip_id  # same clip for every model
+        sections.append(section)
+    html_path = out / "listen.html"
+    html_path.write_text(listening.listening_page(sections, title=f"Listening to interpretations of {clip_id}"),
+                         encoding="utf-8")
+    log.info("illustration of %s written to %s", clip_id, out)
+    return Illustration(str(clip_id), results, html_path, out)
 
-        classifier = load_classifier(classifier, device=device)
+
+def _illustrate_model(
+    name: str, classifier: Any, wave: np.ndarray, clip_id: str, label: int | None, out: Path, *,
+    methods: Sequence[str], masks: Sequence[str], method_options: Mapping[str, Mapping[str, Any]] | None,
+    n_freq: int, n_time: int, route: str, dpi: int, seed: int,
+) -> tuple[ModelIllustration, Any]:
+    """Figure, audio files and page section of one model."""
+    from audiointerp.data.io import write_audio
+    from audiointerp.experiments import figures, listening
+
     model, frontend, classes = classifier.model, classifier.frontend, classifier.classes
-    wave, clip_id, label = load_clip(sr=frontend.sr, classes=classes, audio=audio, data=data,
-                                     clip=clip, duration_s=duration_s, seed=seed)
     analysis = analyze_clip(model, frontend, classes, wave, clip_id=clip_id, label=label)
     options = QUICK_OPTIONS if method_options is None else method_options
     explanations = {
@@ -163,13 +222,11 @@ def illustrate_clip(
                         n_freq=n_freq, n_time=n_time, route=route, seed=seed)
         for m in methods
     }
-    out = Path(out_dir)
     (out / "audio").mkdir(parents=True, exist_ok=True)
     fig = figures.illustration_figure(analysis, explanations, frontend.bin_frequencies_hz(), masks=masks)
     png = figures.figure_bytes(fig, fmt="png", dpi=dpi)
     (out / "figure.png").write_bytes(png)
     (out / "figure.pdf").write_bytes(figures.figure_bytes(fig, fmt="pdf"))
-
     # One gain for every version of the clip: relative loudness stays audible, nothing clips.
     signals = [analysis.wave] + [a for ex in explanations.values() for e in ex.values()
                                  for a in (e.audio_in, e.audio_out, e.rect_audio)]
@@ -195,11 +252,9 @@ def illustrate_clip(
     summary = (f"{truth}predicted {analysis.predicted_class} (p = {analysis.probs[analysis.prediction]:.3f}); "
                f"model {getattr(classifier.config, 'arch', '?')} on {frontend.config.kind} features; "
                f"resynthesis route {route!r}; audio scaled by {gain:.3f} (same for every version).")
-    page = listening.listening_page(title=f"Listening to interpretations of {clip_id}", figure_png=png,
-                                    sr=sr, original=gain * analysis.wave, versions=versions,
-                                    masks=list(masks), summary=summary)
-    html_path = out / "listen.html"
-    html_path.write_text(page, encoding="utf-8")
-    log.info("illustration of %s written to %s", clip_id, out)
-    return Illustration(analysis, explanations, out / "figure.png", out / "figure.pdf", html_path,
-                        metrics_csv, files)
+    section = listening.PageSection(
+        heading=f"{name}: {clip_id}", summary=summary, figure_png=png, sr=sr,
+        original=gain * analysis.wave, versions=versions, masks=list(masks))
+    res = ModelIllustration(analysis, explanations, out / "figure.png", out / "figure.pdf",
+                            metrics_csv, files)
+    return res, section

@@ -10,11 +10,12 @@ import base64
 import html
 import io
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
 
-__all__ = ["audio_data_uri", "listening_page", "wav_bytes"]
+__all__ = ["PageSection", "audio_data_uri", "listening_page", "wav_bytes"]
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1400px; }
@@ -48,65 +49,69 @@ def _metrics(values: Mapping[str, float]) -> str:
             + ", ".join(f"{k} {values[k]:.3g}" for k in keys if k in values) + "</div>")
 
 
-def listening_page(
-    *,
-    title: str,
-    figure_png: bytes,
-    sr: int,
-    original: np.ndarray,
-    versions: Mapping[str, Mapping[str, Mapping[str, object]]],
-    masks: Sequence[str],
-    summary: str = "",
-) -> str:
-    """Build the HTML page.
+@dataclass
+class PageSection:
+    """One model's part of the page: its figure, the original audio and every version.
+
+    ``versions`` maps method -> mask -> ``{"in": (N,), "out": (N,), "slice": (N,) or None,
+    "metrics": dict}``.
+    """
+
+    heading: str
+    summary: str
+    figure_png: bytes
+    sr: int
+    original: np.ndarray
+    versions: Mapping[str, Mapping[str, Mapping[str, object]]]
+    masks: Sequence[str]
+
+
+def _section(sec: PageSection) -> str:
+    img = "data:image/png;base64," + base64.b64encode(sec.figure_png).decode("ascii")
+    head = "".join(f"<th>{html.escape(m)}</th>" for m in sec.masks)
+    rows = []
+    for method, by_mask in sec.versions.items():
+        cells = []
+        for mask in sec.masks:
+            v = by_mask[mask]
+            cells.append("<td>" + _audio(audio_data_uri(v["in"], sec.sr), "masked-in")
+                         + _audio(audio_data_uri(v["out"], sec.sr), "masked-out")
+                         + _metrics(v["metrics"]) + "</td>")
+        first = by_mask[sec.masks[0]]
+        slice_html = ""
+        if first.get("slice") is not None:
+            slice_html = _audio(audio_data_uri(first["slice"], sec.sr), "most important slice")
+        rows.append(f"<tr><th>{html.escape(method)}{slice_html}</th>{''.join(cells)}</tr>")
+    return (
+        f"<h2>{html.escape(sec.heading)}</h2>\n<p class=\"note\">{html.escape(sec.summary)}</p>\n"
+        f"{_audio(audio_data_uri(sec.original, sec.sr), 'original')}\n"
+        f"<p><img alt=\"original and masked spectrograms\" src=\"{img}\"></p>\n"
+        f"<table><tr><th>method</th>{head}</tr>\n" + "\n".join(rows) + "\n</table>\n"
+    )
+
+
+def listening_page(sections: Sequence[PageSection], *, title: str) -> str:
+    """Build the HTML page: one section (figure, players, metrics) per model.
 
     Parameters
     ----------
+    sections : sequence of PageSection
     title : str
         Page title.
-    figure_png : bytes
-        The illustration figure as PNG.
-    sr : int
-        Sample rate of every signal.
-    original : np.ndarray (N,)
-        The clip as the model heard it.
-    versions : mapping method -> mask -> {"in": (N,), "out": (N,), "slice": (N,) or None,
-        "metrics": dict}
-        Audio and metrics of every method and mask.
-    masks : sequence of str
-        Column order.
-    summary : str
-        Plain text shown under the title (prediction, settings).
 
     Returns
     -------
     str
         A complete HTML document with no external references.
     """
-    img = "data:image/png;base64," + base64.b64encode(figure_png).decode("ascii")
-    head = "".join(f"<th>{html.escape(m)}</th>" for m in masks)
-    rows = []
-    for method, by_mask in versions.items():
-        cells = []
-        for mask in masks:
-            v = by_mask[mask]
-            cells.append("<td>" + _audio(audio_data_uri(v["in"], sr), "masked-in")
-                         + _audio(audio_data_uri(v["out"], sr), "masked-out")
-                         + _metrics(v["metrics"]) + "</td>")
-        first = by_mask[masks[0]]
-        slice_html = ""
-        if first.get("slice") is not None:
-            slice_html = _audio(audio_data_uri(first["slice"], sr), "most important slice")
-        rows.append(f"<tr><th>{html.escape(method)}{slice_html}</th>{''.join(cells)}</tr>")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n<body>\n"
-        f"<h1>{html.escape(title)}</h1>\n<p class=\"note\">{html.escape(summary)}</p>\n"
-        f"{_audio(audio_data_uri(original, sr), 'original')}\n"
-        f"<p><img alt=\"original and masked spectrograms\" src=\"{img}\"></p>\n"
+        f"<h1>{html.escape(title)}</h1>\n"
         "<p>Masked-in: only what the mask keeps; masked-out: everything but that. Metrics: "
         "p_in / p_out = probability of the predicted class; FF, FidIn, SPS in [0, 1]; AI, AD, AG "
         "in percent; COMP in nats. The most important slice is the grid rectangle the method "
-        "ranks highest, made audible by band- and time-limiting the audio.</p>\n"
-        f"<table><tr><th>method</th>{head}</tr>\n" + "\n".join(rows) + "\n</table>\n</body></html>\n"
+        "ranks highest (for the slice method: whose occlusion lowers the prediction most), made "
+        "audible by band- and time-limiting the audio.</p>\n"
+        + "\n".join(_section(s) for s in sections) + "</body></html>\n"
     )
