@@ -20,7 +20,15 @@ if TYPE_CHECKING:
 
     from audiointerp.experiments.clipexplain import ClipAnalysis, Explanation
 
-__all__ = ["figure_bytes", "illustration_figure", "plot_attribution", "plot_spectrogram", "set_hz_axis"]
+__all__ = [
+    "clip_figure",
+    "explanation_figure",
+    "figure_bytes",
+    "illustration_figure",
+    "plot_attribution",
+    "plot_spectrogram",
+    "set_hz_axis",
+]
 
 _NICE_HZ = (50, 100, 200, 500, 1000, 2000, 4000, 8000, 16000)
 
@@ -159,3 +167,38 @@ def figure_bytes(fig: Figure, *, fmt: str = "png", dpi: int = 200) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, dpi=dpi)
     return buf.getvalue()
+
+
+def clip_figure(clip: ClipAnalysis, bin_hz: np.ndarray, *, size: tuple[float, float] = (6.0, 2.6)) -> Figure:
+    """The clip's spectrogram titled with the model's prediction (explorer)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, layout="constrained")
+    ax = fig.subplots()
+    x = clip.features[0, 0].detach().cpu().numpy()
+    truth = f" (true: {clip.true_class})" if clip.true_class else ""
+    im = plot_spectrogram(ax, x, bin_hz, duration_s=len(clip.wave) / clip.sr,
+                          title=f"{clip.clip_id}: predicted {clip.predicted_class} "
+                          f"p={clip.probs[clip.prediction]:.2f}{truth}")
+    fig.colorbar(im, ax=ax, label="dB")
+    return fig
+
+
+def explanation_figure(
+    clip: ClipAnalysis, ex: Explanation, bin_hz: np.ndarray, *, size: tuple[float, float] = (12.0, 2.8)
+) -> Figure:
+    """Attribution (with the most important slice outlined), masked-in and masked-out spectrograms."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, layout="constrained")
+    axes = fig.subplots(1, 3)
+    x = clip.features[0, 0].detach().cpu().numpy()
+    d = len(clip.wave) / clip.sr
+    vmin, vmax = float(x.min()), float(x.max())
+    plot_attribution(axes[0], ex.attribution, bin_hz, duration_s=d, rect=ex.rect,
+                     title=f"{ex.method} attribution (green: most important slice)")
+    plot_spectrogram(axes[1], ex.masked_in, bin_hz, duration_s=d, vmin=vmin, vmax=vmax,
+                     title=f"masked-in ({ex.mask_name}): p={ex.metrics['p_in']:.2f}")
+    plot_spectrogram(axes[2], ex.masked_out, bin_hz, duration_s=d, vmin=vmin, vmax=vmax,
+                     title=f"masked-out: p={ex.metrics['p_out']:.2f}")
+    return fig
