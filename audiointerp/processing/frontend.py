@@ -82,6 +82,7 @@ class _Constants:
     window: torch.Tensor  # (win_length,)
     fb: torch.Tensor | None  # (n_mels, K) mel filterbank
     mask_map: torch.Tensor | None  # (K, n_mels) mel mask -> linear-bin mask
+    fb_pinv: torch.Tensor | None  # (K, n_mels) pseudo-inverse of fb
 
 
 class Frontend:
@@ -106,12 +107,15 @@ class Frontend:
         c = config
         self._fb_np: np.ndarray | None = None
         self._map_np: np.ndarray | None = None
+        self._pinv_np: np.ndarray | None = None
+        self.fb_lipschitz: float | None = None
         if c.kind == "mel":
             self._fb_np = mel.mel_filterbank(sr=c.sr, n_fft=c.n_fft, n_mels=c.n_mels,
                                              fmin=c.fmin, fmax=c.fmax, htk=c.htk,
                                              norm=c.mel_norm)
             self._map_np = mel.mask_map(self._fb_np, sr=c.sr, n_fft=c.n_fft, fmin=c.fmin,
                                         fmax=c.fmax, htk=c.htk)
+            self._pinv_np, self.fb_lipschitz = mel.pseudo_inverse(self._fb_np)
         self._window_np = np.asarray(
             librosa.filters.get_window(c.window, c.win_length, fftbins=True), dtype=np.float64
         )
@@ -157,7 +161,8 @@ class Frontend:
         if key not in self._cache:
             def t(a):
                 return None if a is None else torch.as_tensor(a, dtype=dtype, device=device)
-            self._cache[key] = _Constants(t(self._window_np), t(self._fb_np), t(self._map_np))
+            self._cache[key] = _Constants(t(self._window_np), t(self._fb_np), t(self._map_np),
+                                          t(self._pinv_np))
         return self._cache[key]
 
     def n_frames(self, length: int) -> int:
@@ -224,7 +229,7 @@ class Frontend:
         """``|D| ** power``, through the mel filterbank for mel frontends: ``(B, F, T)``."""
         c = self.config
         # |D|^2 from real and imaginary parts skips a square root in the common case.
-        S = torch.view_as_real(D).square().sum(-1)
+        S = D.real.square() + D.imag.square()
         if c.power != 2.0:
             S = S.pow(c.power / 2.0)
         if c.kind == "mel":

@@ -32,7 +32,10 @@ from audiointerp.validation import check_choice, check_positive, check_tensor
 if TYPE_CHECKING:
     from audiointerp.processing.frontend import Frontend, Spectrogram
 
-__all__ = ["ROUTES", "resynthesize", "linear_mask", "griffinlim", "rect_audio", "check_mask"]
+__all__ = [
+    "ROUTES", "resynthesize", "linear_mask", "griffinlim", "spectral_convergence", "rect_audio",
+    "check_mask",
+]
 
 ROUTES = ("phase", "paper", "griffinlim")
 
@@ -113,7 +116,8 @@ def _paper_route(frontend: Frontend, spec: Spectrogram, mask: torch.Tensor, *, n
     X = ((spec.features - base) * mask + base)[:, 0]  # (B, F, T)
     S = _stft.db_to_power(X, power=c.power, ref=c.ref) if c.log else X
     if c.kind == "mel":
-        S = mel.nnls(frontend.constants(S.device, S.dtype).fb, S, n_iter=nnls_iter)
+        k = frontend.constants(S.device, S.dtype)
+        S = mel.nnls(k.fb, S, n_iter=nnls_iter, pinv=k.fb_pinv, lipschitz=frontend.fb_lipschitz)
     mag = torch.clamp(S, min=0.0).pow(1.0 / c.power)
     return frontend.istft(torch.polar(mag, spec.phase), spec.length)
 
@@ -125,7 +129,7 @@ def griffinlim(
     length: int,
     n_iter: int = 32,
     momentum: float = 0.99,
-    init: Literal["random", "zeros"] = "random",
+    init: Literal["random", "zeros"] | torch.Tensor = "random",
     seed: int = 0,
 ) -> torch.Tensor:
     """Waveforms whose STFT magnitude approximates ``mag``: fast Griffin-Lim, batched.
@@ -142,9 +146,11 @@ def griffinlim(
         Iterations (each one ISTFT and one STFT).
     momentum : float
         Acceleration ``alpha`` in [0, 1); 0 is the original Griffin-Lim.
-    init : {"random", "zeros"}
+    init : {"random", "zeros"} or torch.Tensor (B, K, T)
         Initial phase: uniform random from ``seed`` (drawn on the CPU, so identical on every
-        device) or zero.
+        device), zero, or given phases in radians.
+    seed : int
+        Seed of the random initial phase.
 
     Returns
     -------
@@ -154,28 +160,48 @@ def griffinlim(
     -----
     Perraudin, Balazs & Sondergaard, "A fast Griffin-Lim algorithm", WASPAA 2013:
     ``c_n = P_C1(P_C2(t_{n-1}))``, ``t_n = c_n + alpha (c_n - c_{n-1})``, where ``P_C2`` sets
-    the magnitude to ``mag`` and ``P_C1`` is STFT(ISTFT(.)). The output is the ISTFT of the
-    last consistent estimate ``c_n`` with magnitude ``mag``.
+    the magnitude to ``mag`` and ``P_C1`` is STFT(ISTFT(.)). After the last iteration both
+    the consistent estimate ``c_n`` and the accelerated one ``t_n`` (the one librosa returns)
+    are inverted, and each clip keeps the one whose spectral convergence is lower; that costs
+    about two iterations more and is never worse than either.
     """
     check_tensor("mag", mag, shape=(None, frontend.n_fft_bins, None))
-    check_choice("init", init, ("random", "zeros"))
+    if isinstance(init, torch.Tensor):
+        check_tensor("init", init, shape=tuple(mag.shape))
+        t = torch.polar(mag, init.to(device=mag.device, dtype=mag.dtype))
+    else:
+        check_choice("init", init, ("random", "zeros"))
+        if init == "random":
+            gen = torch.Generator().manual_seed(seed)
+            angles = torch.rand(mag.shape, generator=gen, dtype=torch.float64) * (2 * math.pi)
+            t = torch.polar(mag, angles.to(device=mag.device, dtype=mag.dtype))
+        else:
+            t = torch.complex(mag, torch.zeros_like(mag))
     if not 0.0 <= momentum < 1.0:
         raise ParameterError(f"momentum must lie in [0, 1), got {momentum!r}")
     check_positive("n_iter", n_iter, allow_zero=True)
-    if init == "random":
-        gen = torch.Generator().manual_seed(seed)
-        angles = torch.rand(mag.shape, generator=gen, dtype=torch.float64) * (2 * math.pi)
-        t = torch.polar(mag, angles.to(device=mag.device, dtype=mag.dtype))
-    else:
-        t = torch.complex(mag, torch.zeros_like(mag))
     tiny = torch.finfo(mag.dtype).tiny
     c_prev = None
-    c = t
     for _ in range(int(n_iter)):
         c = frontend.stft(frontend.istft(_with_magnitude(t, mag, tiny), length))
         t = c if c_prev is None else c + momentum * (c - c_prev)
         c_prev = c
-    return frontend.istft(_with_magnitude(c, mag, tiny), length)
+    y_t = frontend.istft(_with_magnitude(t, mag, tiny), length)
+    if c_prev is None:
+        return y_t
+    y_c = frontend.istft(_with_magnitude(c_prev, mag, tiny), length)
+    better_c = spectral_convergence(frontend, y_c, mag) < spectral_convergence(frontend, y_t, mag)
+    return torch.where(better_c[:, None], y_c, y_t)
+
+
+def spectral_convergence(frontend: Frontend, wave: torch.Tensor, mag: torch.Tensor) -> torch.Tensor:
+    """``|| |STFT(wave)| - mag ||_F / || mag ||_F`` per clip, ``(B,)``.
+
+    0 for a perfect reconstruction; the usual measure of how well a phase estimate fits.
+    """
+    diff = frontend.stft(wave).abs() - mag
+    num = torch.linalg.vector_norm(diff, dim=(1, 2))
+    return num / torch.linalg.vector_norm(mag, dim=(1, 2)).clamp_min(torch.finfo(mag.dtype).tiny)
 
 
 def _with_magnitude(D: torch.Tensor, mag: torch.Tensor, tiny: float) -> torch.Tensor:
