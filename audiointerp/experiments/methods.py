@@ -51,7 +51,8 @@ def training_features(
     idx = balanced_indices(train.labels, per_class, seed=cfg.seed)
     waves, _, _ = train.load_batch(idx)
     with torch.inference_mode():
-        return frontend.features(torch.from_numpy(waves).to(device)).clone()
+        feats = frontend.features(torch.from_numpy(waves).to(device))
+    return feats.clone()  # a normal tensor, usable where gradients flow (SHAP)
 
 
 def _accepts(cls: type, name: str) -> bool:

@@ -101,7 +101,8 @@ def _sanity(cfg: ExperimentConfig, loaded: dict, datasets: dict, device: Any) ->
         test, chosen = datasets[clf.frontend.sr]
         waves, _, _ = test.load_batch(chosen[: cfg.sanity_clips])
         with torch.inference_mode():
-            feats = clf.frontend.features(torch.from_numpy(waves).to(device)).clone()
+            feats = clf.frontend.features(torch.from_numpy(waves).to(device))
+        feats = feats.clone()  # a normal tensor: gradient methods need requires_grad
         methods = build_methods(cfg, clf.model, clf.frontend, clf.classes, device=device)
         names = cfg.sanity_methods or tuple(cfg.methods)
         run_sanity(model_name, clf.model, feats, {n: methods[n] for n in names},
