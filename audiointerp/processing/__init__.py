@@ -10,6 +10,7 @@ target stem over its background.
 
 from audiointerp.processing.config import FRONTEND_KINDS, FrontendConfig
 from audiointerp.processing.frontend import Frontend, Spectrogram, build_frontend
+from audiointerp.processing.ground_truth import ideal_mask
 from audiointerp.processing.inversion import ROUTES, griffinlim, linear_mask, rect_audio
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "Spectrogram",
     "build_frontend",
     "griffinlim",
+    "ideal_mask",
     "linear_mask",
     "rect_audio",
 ]

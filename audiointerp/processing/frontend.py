@@ -225,6 +225,11 @@ class Frontend:
         return _stft.istft(D, n_fft=c.n_fft, hop_length=c.hop_length, win_length=c.win_length,
                            window=k.window, center=c.center, length=length)
 
+    def spectrum(self, wave: torch.Tensor) -> torch.Tensor:
+        """Linear features ``|X| ** power`` (through the mel filterbank for mel), ``(B, F, T)``."""
+        self.check_wave(wave)
+        return self._spectrum(self.stft(wave))
+
     def _spectrum(self, D: torch.Tensor) -> torch.Tensor:
         """``|D| ** power``, through the mel filterbank for mel frontends: ``(B, F, T)``."""
         c = self.config
