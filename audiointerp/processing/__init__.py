@@ -11,7 +11,14 @@ target stem over its background.
 from audiointerp.processing.config import FRONTEND_KINDS, FrontendConfig
 from audiointerp.processing.frontend import Frontend, Spectrogram, build_frontend
 from audiointerp.processing.ground_truth import ideal_mask
-from audiointerp.processing.inversion import ROUTES, griffinlim, linear_mask, rect_audio
+from audiointerp.processing.inversion import (
+    ROUTES,
+    griffinlim,
+    linear_mask,
+    rect_audio,
+    snr_db,
+    spectral_convergence,
+)
 
 __all__ = [
     "FRONTEND_KINDS",
@@ -24,4 +31,6 @@ __all__ = [
     "ideal_mask",
     "linear_mask",
     "rect_audio",
+    "snr_db",
+    "spectral_convergence",
 ]

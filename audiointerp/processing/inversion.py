@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from audiointerp.processing.frontend import Frontend, Spectrogram
 
 __all__ = [
-    "ROUTES", "resynthesize", "linear_mask", "griffinlim", "spectral_convergence", "rect_audio",
+    "ROUTES", "resynthesize", "linear_mask", "griffinlim", "spectral_convergence", "snr_db",
+    "rect_audio",
     "check_mask",
 ]
 
@@ -206,6 +207,18 @@ def spectral_convergence(frontend: Frontend, wave: torch.Tensor, mag: torch.Tens
 
 def _with_magnitude(D: torch.Tensor, mag: torch.Tensor, tiny: float) -> torch.Tensor:
     return D * (mag / (D.abs() + tiny))
+
+
+def snr_db(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """Signal-to-noise ratio of ``est`` against ``ref`` in dB, per clip: ``(B, N) -> (B,)``.
+
+    ``10 log10(sum ref^2 / sum (est - ref)^2)``, computed in float64; ``inf`` when identical.
+    """
+    if est.shape != ref.shape:
+        raise ParameterError(f"est {tuple(est.shape)} and ref {tuple(ref.shape)} must have the "
+                             "same shape")
+    ref64, err = ref.double(), (est.double() - ref.double())
+    return 10.0 * torch.log10(ref64.square().sum(-1) / err.square().sum(-1))
 
 
 def rect_audio(
