@@ -39,7 +39,7 @@ def fastest_forward_ms(model: torch.nn.Module, x1: torch.Tensor, sizes=(1, 8, 32
     return out
 
 
-def ensure_models(tmp: Path, names: list[str]) -> dict[str, str]:
+def ensure_models(tmp: Path, data: Path, names: list[str]) -> dict[str, str]:
     from audiointerp.models import build_model, load_train_config, save_classifier
 
     out = {}
@@ -49,7 +49,7 @@ def ensure_models(tmp: Path, names: list[str]) -> dict[str, str]:
             tc = load_train_config(ROOT / "configs" / f"default_{name}.yaml")
             from audiointerp.data import open_dataset
 
-            classes = open_dataset(tmp / "data").classes
+            classes = open_dataset(data).classes
             model = build_model(tc.model.arch, num_classes=len(classes),
                                 num_bins=tc.frontend.n_bins, width=tc.model.width,
                                 input_pool=tc.model.input_pool)
@@ -79,7 +79,7 @@ def main() -> None:
         from audiointerp.data.synth import generate_benchmark
 
         data = generate_benchmark(tmp / "data", clips_per_class=5)
-    models = ensure_models(tmp, args.models)
+    models = ensure_models(tmp, data, args.models)
     for name, path in models.items():
         cfg = load_experiment(args.config, {
             "models": {name: path}, "data.root": str(data), "data.n_clips": args.clips,
