@@ -101,6 +101,21 @@ def test_every_method_shape_dtype_and_determinism(name, cnn, x):
     assert torch.equal(a1, a2)
 
 
+@pytest.mark.parametrize("name", METHOD_NAMES)
+def test_every_method_runs_on_the_package_cnn(name):
+    from audiointerp.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("cnn6", num_classes=4, num_bins=32, width=0.125).eval()
+    x = torch.randn(2, 1, 32, 40, generator=torch.Generator().manual_seed(5)) * 10 - 40
+    opts = {**FAST_OPTIONS[name], **({"background": x[:1] - 5} if name == "shap" else {})}
+    if name == "shap":
+        opts.pop("explainer")
+    a = get_method(name, **opts).attribute(model, x)
+    assert a.shape == x.shape and torch.isfinite(a).all() and a.abs().sum() > 0
+    assert not any(n.endswith((".x", ".y")) for n, _ in model.named_parameters())
+
+
 @pytest.mark.parametrize("name", ["lime", "slice", "shap"])
 def test_batched_equals_unbatched(name, cnn, x):
     ref = get_method(name, **FAST_OPTIONS[name], batch_size=1000).attribute(cnn, x)
@@ -245,7 +260,8 @@ def test_shap_recovers_the_rectangle(explainer):
     if explainer == "deep":
         gap = model(x)[:, 1] - model(background)[:, 1].mean()
         torch.testing.assert_close(a.sum(dim=(1, 2, 3)), gap.detach(), rtol=1e-4, atol=1e-5)
-    assert not any(n in ("x", "y") for n, _ in model.named_parameters())  # shap's leftovers
+
+    assert not any(n.endswith((".x", ".y")) or n in ("x", "y") for n, _ in model.named_parameters())
 
 
 def test_shap_deep_runs_on_a_cnn_and_leaves_it_clean(cnn, x):

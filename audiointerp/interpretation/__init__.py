@@ -27,6 +27,7 @@ from audiointerp.interpretation.masks import (
     unique_masks,
 )
 from audiointerp.interpretation.sanity import SanityResult, cascading_randomization
+from audiointerp.interpretation.shap_method import balanced_background
 from audiointerp.interpretation.slice import SliceResult, feature_mean
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "SliceResult",
     "UniqueMasks",
     "apply_mask",
+    "balanced_background",
     "cascading_randomization",
     "feature_mean",
     "forward_batched",

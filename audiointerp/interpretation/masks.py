@@ -187,6 +187,8 @@ def unique_masks(masks: Mapping[str, torch.Tensor]) -> UniqueMasks:
     -------
     UniqueMasks
     """
+    if not masks:
+        raise ParameterError("unique_masks needs at least one mask")
     rows: dict[tuple[int, str], int] = {}
     picked: list[torch.Tensor] = []
     sample: list[int] = []
