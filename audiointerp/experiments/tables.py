@@ -32,6 +32,7 @@ __all__ = [
     "load_sanity",
     "metric_table",
     "paper_tables",
+    "select",
     "write_tables",
 ]
 
@@ -505,3 +506,18 @@ def write_tables(
     files.append(html_path)
     log.info("wrote %d table files to %s", len(files), out)
     return TablesOutput(tables, sanity_df, files, html_path)
+
+
+def select(table: MetricTable, **keep: Sequence[object]) -> MetricTable:
+    """The table restricted to some values of its key columns (for display), e.g. ``mask=["bin"]``.
+
+    Markers and p-values are those of the full table.
+    """
+    cells = table.cells
+    for col, values in keep.items():
+        if col not in cells.columns:
+            raise ParameterError(f"table {table.name!r} has no column {col!r}; "
+                                 f"columns: {[*table.block, table.row]}")
+        cells = cells[cells[col].astype(str).isin([str(v) for v in values])]
+    return MetricTable(table.name, table.title, table.description, table.block, table.row,
+                       table.metrics, cells.reset_index(drop=True), table.extra)
