@@ -183,3 +183,84 @@ def plot_learning_curve(history: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     fig.savefig(path, dpi=110)
     return path
+
+
+@dataclass
+class CheckpointEvaluation:
+    """Result of :func:`evaluate_checkpoint`.
+
+    Attributes
+    ----------
+    result : EvalResult
+    classes : list of str
+    ids : list of str
+        Clip ids in prediction order.
+    condition : str
+        ``"clean"`` or the noise mixed in.
+    """
+
+    result: EvalResult
+    classes: list[str]
+    ids: list[str]
+    condition: str
+
+
+def evaluate_checkpoint(
+    weights: str | Path,
+    data_root: str | Path,
+    *,
+    folds: Sequence[int] | None = None,
+    noise: str | None = None,
+    alpha: float = 0.6,
+    layout: str = "auto",
+    batch_size: int = 64,
+    device: str | None = None,
+) -> CheckpointEvaluation:
+    """Accuracy and confusion matrix of a saved classifier on a data set, optionally in noise.
+
+    Parameters
+    ----------
+    weights : str or Path
+        Checkpoint written by ``audiointerp train``.
+    data_root : str or Path
+        Data set folder; its class names must be the checkpoint's.
+    folds : sequence of int, optional
+        Folds to evaluate (default: all).
+    noise : str, optional
+        ``"white"``, ``"room"``, ``"event"`` or a noise file, mixed in with the paper's mixing.
+    alpha : float
+        Weight of the clip in the paper's mixing ``alpha * clip + (1 - alpha) * noise``.
+    layout : str
+        Data set layout (``"auto"`` detects it).
+    batch_size : int
+        Clips per forward pass.
+    device : str, optional
+        Defaults to CUDA when available.
+
+    Returns
+    -------
+    CheckpointEvaluation
+    """
+    from audiointerp.data import open_dataset
+    from audiointerp.models.checkpoints import load_classifier
+
+    loaded = load_classifier(weights, device=device)
+    sr = loaded.frontend.sr
+    duration_s = loaded.meta.get("train_config", {}).get("data", {}).get("duration_s", 5.0)
+    ds = open_dataset(
+        data_root, sr=sr, duration_s=duration_s, folds=folds, layout=layout, classes=loaded.classes
+    )
+    waves, labels, ids = ds.load_batch(range(len(ds)))
+    if noise is not None:
+        from audiointerp.data.mixing import load_noise, paper_mix
+
+        waves = paper_mix(waves, load_noise(noise, sr=sr, duration_s=duration_s), alpha=alpha)
+    result = evaluate_waves(
+        loaded.model,
+        loaded.frontend,
+        torch.from_numpy(np.ascontiguousarray(waves, dtype=np.float32)),
+        torch.from_numpy(labels),
+        num_classes=len(loaded.classes),
+        batch_size=batch_size,
+    )
+    return CheckpointEvaluation(result, loaded.classes, ids, noise or "clean")

@@ -138,7 +138,7 @@ def _train_epoch(
         loss.backward()
         optimizer.step()
         n = len(idx)
-        loss_sum += float(loss) * n
+        loss_sum += loss.item() * n
         correct += int((logits.argmax(1) == labels).sum())
         seen += n
         bar.set_postfix(loss=f"{loss_sum / seen:.3f}")

@@ -1,0 +1,72 @@
+"""``audiointerp train``: train a classifier from a YAML config (resumes an interrupted run)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import yaml
+
+from audiointerp.errors import ParameterError
+
+HELP = "train a classifier from a config (restart the same command to resume an interrupted run)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", required=True, help="training YAML, e.g. configs/default_mel.yaml"
+    )
+    parser.add_argument(
+        "--out", default=None, help="run folder (default: results/runs/<config name>)"
+    )
+    parser.add_argument("--data", default=None, help="data set folder (overrides data.root)")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="number of epochs (overrides train.epochs)"
+    )
+    parser.add_argument(
+        "--device", default=None, help="cpu, cuda, ... (default: CUDA when available)"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field (dotted key, YAML value), e.g. --set model.width=0.5; repeatable",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def parse_overrides(items: list[str]) -> dict[str, object]:
+    """``["a.b=1", "c=[1, 2]"]`` -> ``{"a.b": 1, "c": [1, 2]}`` (values parsed as YAML)."""
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ParameterError(f"--set {item!r}: expected KEY=VALUE, e.g. --set train.lr=0.0003")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from audiointerp.models import load_train_config, train
+
+    overrides = parse_overrides(args.overrides)
+    if args.data is not None:
+        overrides["data.root"] = args.data
+    if args.epochs is not None:
+        overrides["train.epochs"] = args.epochs
+    if args.device is not None:
+        overrides["train.device"] = args.device
+    cfg = load_train_config(args.config, overrides)
+    out = Path(args.out) if args.out else Path("results/runs") / Path(args.config).stem
+    result = train(cfg, out, progress=not args.no_progress)
+    m = result.metrics
+    print(
+        f"test accuracy {100 * m['test_accuracy']:.1f}% on {m['n_test']} clips "
+        f"(best validation {100 * m['best_valid_accuracy']:.1f}% at epoch {m['best_epoch']}/"
+        f"{m['epochs_run']}, {m['train_seconds']:.0f} s of training)"
+    )
+    print(f"checkpoint: {result.checkpoint}")
+    print(f"history, learning curve, confusion matrix, metrics: {result.out_dir}/")
+    return 0
