@@ -59,9 +59,10 @@ def test_features(frontend, n_clips: int, seed: int = 0) -> torch.Tensor:
         return frontend.features(torch.tensor(np.stack(waves), dtype=torch.float32))
 
 
-def per_clip(fn, n_clips: int, repeats: int) -> float:
+def per_clip(fn, n_clips: int, repeats: int, *, warmup: bool = True) -> float:
     """Median seconds per clip of ``fn()`` over ``repeats`` runs (after one warm-up)."""
-    fn()
+    if warmup:
+        fn()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -116,14 +117,16 @@ def main() -> None:
         if args.methods and name not in args.methods:
             continue
         method = get_method(name, batch_size=bs, **opts)
-        reps = 1 if name == "lime" else args.repeats
+        # the costly methods run once: the model and allocator are warm by now
+        costly = name in ("lime", "ig", "shap")
+        reps, warm = (1, False) if costly else (args.repeats, True)
         if evals is None:
-            t = per_clip(lambda m=method: m.attribute(model, x), bs, reps)
+            t = per_clip(lambda m=method: m.attribute(model, x), bs, reps, warmup=warm)
             print(f"{name:10s} {t:8.3f}")
             continue
         # the box is shared: measure the unit cost right before and after the method
         before = per_clip(unit, bs, args.repeats * 3)
-        t = per_clip(lambda m=method: m.attribute(model, x), bs, reps)
+        t = per_clip(lambda m=method: m.attribute(model, x), bs, reps, warmup=warm)
         after = per_clip(unit, bs, args.repeats * 3)
         floor = evals * (before + after) / 2
         print(f"{name:10s} {t:8.3f} {evals:10d} {floor:12.3f} {t / floor:6.2f}")
