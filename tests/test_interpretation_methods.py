@@ -195,6 +195,15 @@ def test_gradcam_matches_hand_computation():
     assert (a < 0).any()
 
 
+def test_gradient_methods_work_under_no_grad_and_on_inference_tensors(cnn, x):
+    ref = get_method("saliency").attribute(cnn, x)
+    with torch.inference_mode():
+        frozen = x.clone()
+    with torch.no_grad():
+        out = get_method("saliency").attribute(cnn, frozen)
+    torch.testing.assert_close(out, ref)
+
+
 def test_gradcam_layer_errors(cnn, x):
     with pytest.raises(ParameterError, match="not a submodule"):
         get_method("gradcam", layer="nope").attribute(cnn, x)

@@ -158,10 +158,13 @@ class AttributionMethod:
             Signed attributions (positive = evidence for the target).
         """
         features = check_features(features).detach()
+        if features.is_inference():  # made under inference_mode: autograd needs a normal copy
+            features = features.clone()
         if model.training:
             raise ParameterError("model is in training mode; call model.eval() before attributing")
         target = resolve_target(model, features, target, batch_size=self.batch_size)
-        out = self._attribute(model, features, target)
+        with torch.enable_grad():  # gradient methods work even when called under no_grad
+            out = self._attribute(model, features, target)
         return out.detach().to(torch.float32).reshape(features.shape)
 
     def _attribute(
