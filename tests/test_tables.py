@@ -158,3 +158,16 @@ def test_sanity_csv_is_used_when_present(tmp_path):
     out = write_tables(tmp_path, tmp_path / "supp", n_resamples=20)
     assert "ground_truth" not in out.tables
     assert list(out.sanity.columns) == ["method", "rank_correlation", "passed"]
+
+
+def test_ties_share_marks_and_a_constant_column_gets_none():
+    df = fake_results(conditions=("clean",))
+    df["AI"] = 100.0  # every method at 100 %: nothing is best or worst
+    df.loc[df["method"] == "lime", "FidIn"] = df.loc[df["method"] == "gradcam", "FidIn"].to_numpy()
+    t = metric_table(prepare_results(df), block=("model", "condition", "mask"), row="method", n_resamples=50)
+    ai = t.cells[t.cells["metric"] == "AI"]
+    assert not ai["best"].any() and not ai["worst"].any()
+    fid = t.cells[(t.cells["metric"] == "FidIn") & (t.cells["mask"] == "minmax")]
+    assert set(fid.loc[fid["best"], "method"]) == {"gradcam", "lime"}
+    tex = tablefmt.to_latex(t)
+    assert "↑" not in tex and "$\\uparrow$" in tex and "$\\downarrow$" in tex

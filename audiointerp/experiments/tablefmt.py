@@ -104,13 +104,17 @@ def styler(table: MetricTable) -> Styler:
 
 
 def to_latex(table: MetricTable) -> str:
-    """LaTeX ``tabular`` of a table (``\\bfseries`` best, ``\\itshape`` worst; needs booktabs)."""
+    """LaTeX ``tabular`` of a table (``\\bfseries`` best, ``\\itshape`` worst).
+
+    Needs ``\\usepackage{booktabs, multirow}`` in the document.
+    """
     text, best, worst = format_table(table)
     css = pd.DataFrame("", index=text.index, columns=text.columns)
     css = css.mask(best, "font-weight: bold").mask(worst, "font-style: italic")
     sty = text.style.apply(lambda _: css, axis=None)
     sty = sty.format(escape="latex").format_index(escape="latex", axis=0).format_index(escape="latex", axis=1)
-    return sty.to_latex(convert_css=True, hrules=True, multirow_align="t", clines="skip-last;data")
+    tex = sty.to_latex(convert_css=True, hrules=True, multirow_align="t", clines="skip-last;data")
+    return tex.replace("↑", r"$\uparrow$").replace("↓", r"$\downarrow$")
 
 
 def html_page(

@@ -280,7 +280,12 @@ def metric_table(
             continue
         sign = 1.0 if HIGHER_IS_BETTER.get(metric, True) else -1.0
         order = idx[np.argsort(-sign * mean[idx], kind="stable")]
-        best[order[0]], worst[order[-1]] = True, True
+        top, bottom = mean[order[0]], mean[order[-1]]
+        if np.isclose(top, bottom, rtol=1e-12, atol=0.0):
+            continue  # every row ties: nothing is best or worst
+        # Ties share the mark (e.g. several masks at AI = 100 %).
+        best[idx[np.isclose(mean[idx], top, rtol=1e-12, atol=0.0)]] = True
+        worst[idx[np.isclose(mean[idx], bottom, rtol=1e-12, atol=0.0)]] = True
         j = metrics.index(metric)
         (ids_b, vals_b), (ids_r, vals_r) = (groups[(*bkey[:-1], rows[i])] for i in order[:2])
         if not np.array_equal(ids_b, ids_r):  # pair over the clips both rows have
