@@ -139,7 +139,7 @@ def apply_condition(
     if cond.kind == "paper":
         mix = mixing.paper_mix(waves, added, alpha=alpha)
     else:
-        mix = mixing.mix_at_snr(waves, added, cond.snr_db)
+        mix = mixing.mix_at_snr(waves, added, cond.snr_db, normalize=True)
     if isinstance(mix, tuple):
         mix = mix[0]
     mix = np.asarray(mix, dtype=np.float32)
@@ -153,18 +153,16 @@ def apply_condition(
 def load_condition_noise(
     cond: Condition, *, noises_dir: str | Path, sr: int, duration_s: float
 ) -> np.ndarray | None:
-    """Load the noise of a ``paper``/``snr`` condition (``None`` for the others)."""
+    """The noise of a ``paper``/``snr`` condition, ``(N,)`` (``None`` for the others).
+
+    Read from ``<noises_dir>/<noise>.wav``; a missing named noise is generated in memory with
+    the seed of the committed files (``audiointerp.data.mixing.load_noise``).
+    """
     if cond.noise is None:
         return None
     from audiointerp.data import mixing
 
-    path = Path(noises_dir) / f"{cond.noise}.wav"
-    if not path.is_file():
-        raise ParameterError(
-            f"noise file {path} for condition {cond.name!r} is missing; run "
-            "`audiointerp noises` or pass noises_dir=<folder with white/room/event.wav>"
-        )
-    return mixing.load_noise(path, sr=sr, duration_s=duration_s)
+    return mixing.load_noise(cond.noise, sr=sr, duration_s=duration_s, noises_dir=noises_dir)
 
 
 def rival_indices(labels: np.ndarray, ids: list[str], *, seed: int) -> np.ndarray:

@@ -35,10 +35,10 @@ def ensure_noises(folder: str | Path, names: tuple[str, ...] = NOISE_NAMES) -> P
     folder = Path(folder)
     missing = [n for n in names if not (folder / f"{n}.wav").is_file()]
     if missing:
-        from audiointerp.data import mixing
+        from audiointerp.data.noises import write_noises
 
-        log.info("writing noises %s to %s", missing, folder)
-        mixing.write_noises(folder, names=missing)
+        log.info("writing the noises to %s (missing: %s)", folder, missing)
+        write_noises(folder)
     return folder
 
 
