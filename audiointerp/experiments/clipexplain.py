@@ -134,15 +134,23 @@ def analyze_clip(
                         list(classes), None if label is None else int(label))
 
 
-def build_method(name: str, model: nn.Module, options: Mapping[str, Any] | None = None) -> Any:
-    """``get_method(name, **options)`` with Grad-CAM's layer taken from the model."""
+def build_method(
+    name: str, model: nn.Module, options: Mapping[str, Any] | None = None, *, seed: int | None = None
+) -> Any:
+    """``get_method(name, **options)`` with Grad-CAM's layer from the model and the seed set.
+
+    ``layer`` defaults to ``model.gradcam_layer`` and ``seed`` is passed to methods that take one
+    (LIME, SHAP), unless ``options`` already has them.
+    """
     from audiointerp.interpretation import METHOD_NAMES, get_method
 
     check_choice("method", name, METHOD_NAMES)
     options = dict(options or {})
-    cls = type(get_method(name))
-    if name == "gradcam" and "layer" not in options and "layer" in inspect.signature(cls).parameters:
-        options["layer"] = getattr(model, "gradcam_layer", None)
+    params = inspect.signature(type(get_method(name))).parameters
+    if name == "gradcam" and "layer" in params:
+        options.setdefault("layer", getattr(model, "gradcam_layer", None))
+    if seed is not None and "seed" in params:
+        options.setdefault("seed", int(seed))
     return get_method(name, **options)
 
 
@@ -218,10 +226,7 @@ def explain_clip(
     if method == "slice":
         options.setdefault("n_freq", n_freq)
         options.setdefault("n_time", n_time)
-    cls_params = inspect.signature(type(build_method(method, model))).parameters
-    if "seed" in cls_params:
-        options.setdefault("seed", seed)
-    explainer = build_method(method, model, options)
+    explainer = build_method(method, model, options, seed=seed)
     x = clip.features
     target = torch.tensor([clip.prediction], device=x.device)
     with torch.random.fork_rng(devices=[]):
