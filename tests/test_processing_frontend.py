@@ -182,3 +182,17 @@ def test_bad_wave(bad):
         fe.features(bad)
     with pytest.raises(ParameterError):
         fe.analyze(bad)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu():
+    y = torch.from_numpy(field_recording(16000, 2.0))[None].repeat(2, 1)
+    for kind in ("mel", "stft"):
+        fe = build_frontend(FrontendConfig(kind=kind)).to("cuda")
+        spec = fe.analyze(y.cuda())
+        ref = fe.features(y)
+        top = ref > ref.amax() - 60.0  # float32 FFTs round differently on the two devices
+        torch.testing.assert_close(spec.features.cpu()[top], ref[top], atol=1e-3, rtol=0)
+        out = fe.resynthesize(spec, torch.ones_like(spec.features))
+        assert out.device.type == "cuda"
+        torch.testing.assert_close(out.cpu(), y, atol=1e-5, rtol=0)

@@ -241,3 +241,18 @@ def test_bad_input():
         griffinlim(fe, spec.mag[:, :100], length=16000)
     with pytest.raises(ParameterError):
         griffinlim(fe, spec.mag, length=16000, momentum=1.5)
+
+
+def test_inference_mode_bundles_and_gradient_masks():
+    """A frontend first used under inference_mode still serves autograd afterwards."""
+    fe = build_frontend(FrontendConfig())
+    y = field_recordings(16000, 0.5, n=2)
+    with torch.inference_mode():
+        spec = fe.analyze(y)
+    wave = y.clone().requires_grad_()
+    fe.features(wave).sum().backward()
+    assert wave.grad is not None and bool(torch.isfinite(wave.grad).all())
+    mask = torch.rand(spec.features.shape, requires_grad=True)
+    for route in ("phase", "paper", "griffinlim"):
+        out = fe.resynthesize(spec, mask, route=route, n_iter=2)
+        assert out.shape == y.shape and not out.requires_grad

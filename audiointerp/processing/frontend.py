@@ -161,8 +161,11 @@ class Frontend:
         if key not in self._cache:
             def t(a):
                 return None if a is None else torch.as_tensor(a, dtype=dtype, device=device)
-            self._cache[key] = _Constants(t(self._window_np), t(self._fb_np), t(self._map_np),
-                                          t(self._pinv_np))
+            # Normal tensors even when first called under torch.inference_mode(): inference
+            # tensors in the cache would break every later call that autograd records.
+            with torch.inference_mode(False):
+                self._cache[key] = _Constants(t(self._window_np), t(self._fb_np),
+                                              t(self._map_np), t(self._pinv_np))
         return self._cache[key]
 
     def n_frames(self, length: int) -> int:

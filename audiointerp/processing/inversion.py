@@ -48,7 +48,7 @@ def check_mask(frontend: Frontend, spec: Spectrogram, mask: torch.Tensor) -> tor
     if mask.device != spec.features.device:
         raise ParameterError(f"mask is on {mask.device} but the spectrogram is on "
                              f"{spec.features.device}; move one of them")
-    lo, hi = float(mask.min()), float(mask.max())
+    lo, hi = float(mask.detach().min()), float(mask.detach().max())
     if lo < 0.0 or hi > 1.0:
         raise ParameterError(f"mask values must lie in [0, 1], got range [{lo:g}, {hi:g}]; "
                              "normalise the mask first")
@@ -67,6 +67,7 @@ def linear_mask(frontend: Frontend, mask: torch.Tensor) -> torch.Tensor:
     return frontend.constants(m.device, m.dtype).mask_map @ m
 
 
+@torch.no_grad()
 def resynthesize(
     frontend: Frontend,
     spec: Spectrogram,
@@ -98,6 +99,8 @@ def resynthesize(
     Returns
     -------
     torch.Tensor (B, N), ``N = spec.length``
+        Not differentiable (runs under ``torch.no_grad``), so bundles made under
+        ``torch.inference_mode`` and masks that carry gradients can be mixed freely.
     """
     check_choice("route", route, ROUTES)
     check_mask(frontend, spec, mask)
@@ -123,6 +126,7 @@ def _paper_route(frontend: Frontend, spec: Spectrogram, mask: torch.Tensor, *, n
     return frontend.istft(torch.polar(mag, spec.phase), spec.length)
 
 
+@torch.no_grad()
 def griffinlim(
     frontend: Frontend,
     mag: torch.Tensor,
@@ -232,6 +236,7 @@ def snr_db(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return 10.0 * torch.log10(ref64.square().sum(-1) / err.square().sum(-1))
 
 
+@torch.no_grad()
 def rect_audio(
     frontend: Frontend,
     spec: Spectrogram,

@@ -139,8 +139,9 @@ def nnls(
     Y, X_prev, t = X, X, 1.0
     step = 1.0 / lipschitz
     for _ in range(n_iter):
-        X = torch.clamp(Y - step * (At @ (A @ Y - B)), min=0.0)
+        # X = max(0, Y - step * A^T (A Y - B)), with in-place steps to spare temporaries.
+        X = torch.matmul(At, (A @ Y).sub_(B)).mul_(-step).add_(Y).clamp_(min=0.0)
         t_next = 0.5 * (1.0 + (1.0 + 4.0 * t * t) ** 0.5)
-        Y = X + ((t - 1.0) / t_next) * (X - X_prev)
+        Y = torch.lerp(X_prev, X, 1.0 + (t - 1.0) / t_next)  # X + beta (X - X_prev)
         X_prev, t = X, t_next
     return X
