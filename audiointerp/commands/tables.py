@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "render the paper's tables (mean, 95% bootstrap CI, best/worst, paired tests) from results"
+HELP = "render the paper's tables (mean, 95 percent bootstrap CI, best/worst, paired tests) from results"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
