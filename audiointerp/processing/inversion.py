@@ -8,7 +8,8 @@ Three routes from a mask ``M`` ``(B, 1, F, T)`` in [0, 1] to audio ``(B, N)``:
     STFT and invert it (ISTFT, original phase). Exact: an all-ones mask returns the input,
     and the audio of ``M`` plus that of ``1 - M`` is the input.
 ``"paper"``
-    The route of Parekh et al.'s reproduction target: mask the dB features towards the floor,
+    The route of the reproduced paper ("Constructing Post-hoc Interpretations for Audio
+    Classification Models"): mask the dB features towards the floor,
     ``(X - floor) * M + floor``, back to linear power, undo the mel filterbank approximately
     (non-negative least squares), then ISTFT with the original phase. Lossy even for an
     all-ones mask (the mel scale discards detail), kept for faithful reproduction.
@@ -33,9 +34,14 @@ if TYPE_CHECKING:
     from audiointerp.processing.frontend import Frontend, Spectrogram
 
 __all__ = [
-    "ROUTES", "resynthesize", "linear_mask", "griffinlim", "spectral_convergence", "snr_db",
-    "rect_audio",
+    "ROUTES",
     "check_mask",
+    "griffinlim",
+    "linear_mask",
+    "rect_audio",
+    "resynthesize",
+    "snr_db",
+    "spectral_convergence",
 ]
 
 ROUTES = ("phase", "paper", "griffinlim")
@@ -271,6 +277,8 @@ def rect_audio(
     lo, hi = edges[f0], edges[f1]
     freqs = _fft_freqs(frontend).to(spec.stft.device)
     keep = (freqs >= lo) & ((freqs < hi) | (f1 == frontend.n_bins))
+    if not bool(keep.any()):  # a band narrower than one STFT bin: take the nearest bin
+        keep[int(torch.argmin((freqs - 0.5 * (lo + hi)).abs()))] = True
     D = torch.zeros_like(spec.stft)
     rows = torch.nonzero(keep).squeeze(1)
     D[:, rows, t0:t1] = spec.stft[:, rows, t0:t1]
@@ -284,7 +292,10 @@ def _fft_freqs(frontend: Frontend) -> torch.Tensor:
 
 def _check_range(name: str, rng: tuple[int, int], size: int) -> tuple[int, int]:
     try:
-        a, b = (int(v) for v in rng)
+        a, b = rng
+        if any(isinstance(v, bool) or float(v) != int(v) for v in (a, b)):
+            raise ValueError
+        a, b = int(a), int(b)
     except (TypeError, ValueError) as exc:
         raise ParameterError(f"{name} must be a pair of ints (start, stop), got {rng!r}") from exc
     if not 0 <= a < b <= size:
