@@ -115,3 +115,15 @@ def test_illustrate_clip_writes_figure_audio_and_page(tiny, tmp_path):
     assert again.clip_id == ill.clip_id
     with pytest.raises(ParameterError, match="exactly one"):
         illustrate_clip(models=tiny.models["mel"], out_dir=tmp_path, methods=["gradcam"], masks=["bin"])
+
+
+def test_illustrate_command(tiny, tmp_path, capsys):
+    from audiointerp.cli import main
+
+    clip_id = "1-" + sorted(p.stem for p in (tiny.data / "audio").glob("1-*.wav"))[0][2:]
+    assert main(["illustrate", "--weights", f"m={tiny.models['stft']}", "--data", str(tiny.data),
+                 "--clip", clip_id, "--methods", "saliency", "--masks", "bin", "--duration-s", "1",
+                 "--dpi", "30", "--out", str(tmp_path)]) == 0
+    assert f"m: {clip_id} predicted" in capsys.readouterr().out
+    assert (tmp_path / "m" / "audio" / "saliency_bin_out.wav").is_file()
+    assert (tmp_path / "listen.html").is_file()

@@ -171,3 +171,17 @@ def test_ties_share_marks_and_a_constant_column_gets_none():
     assert set(fid.loc[fid["best"], "method"]) == {"gradcam", "lime"}
     tex = tablefmt.to_latex(t)
     assert "↑" not in tex and "$\\uparrow$" in tex and "$\\downarrow$" in tex
+
+
+def test_tables_command(tmp_path, capsys):
+    from audiointerp.cli import main
+
+    fake_results().to_csv(tmp_path / "results.csv", index=False)
+    assert main(["tables", "--results", str(tmp_path), "--out", str(tmp_path / "s"),
+                 "--n-resamples", "20", "--methods", "saliency", "gradcam"]) == 0
+    out = capsys.readouterr().out
+    assert "Summary" in out and "tables.html" in out and "lime" not in out
+    assert main(["tables", "--results", str(tmp_path / "missing")]) == 2
+    with pytest.raises(SystemExit):
+        main(["tables", "--help"])
+    assert "--n-resamples" in capsys.readouterr().out
