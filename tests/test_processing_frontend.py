@@ -154,6 +154,7 @@ def test_config_paper_setting_and_yaml_dict():
     assert build_frontend({"kind": "stft"}).n_bins == 257
     assert FrontendConfig(win_length=None).win_length == 512
     assert FrontendConfig(fmax=None).fmax == 8000
+    assert build_frontend({"kind": "stft", "sr": 8000}).n_bins == 257  # fmax is mel-only
 
 
 @pytest.mark.parametrize("bad", [

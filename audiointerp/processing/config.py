@@ -47,7 +47,8 @@ class FrontendConfig:
     n_mels : int
         Mel bands (mel frontends only).
     fmin, fmax : float
-        Mel band range in Hz; ``fmax=None`` means Nyquist (mel frontends only).
+        Mel band range in Hz; ``fmax=None`` means Nyquist (mel frontends only; ignored and
+        not checked against ``sr`` for STFT frontends).
     power : float
         Exponent of the magnitude: 2 = power spectrogram, 1 = magnitude.
     amin : float
@@ -111,7 +112,7 @@ class FrontendConfig:
         if self.fmax is None:
             object.__setattr__(self, "fmax", nyquist)
         check_positive("FrontendConfig.fmin", self.fmin, allow_zero=True)
-        if not self.fmin < self.fmax <= nyquist:
+        if self.kind == "mel" and not self.fmin < self.fmax <= nyquist:
             raise ParameterError(
                 f"FrontendConfig needs 0 <= fmin < fmax <= sr / 2 = {nyquist:g} Hz, got "
                 f"fmin={self.fmin!r}, fmax={self.fmax!r}"
