@@ -278,7 +278,8 @@ def write_audio(
     Float input must lie in [-1, 1] for integer subtypes (values outside would clip).
     """
     path = Path(path)
-    check_choice("subtype", subtype, sorted(sf.available_subtypes("WAV")))
+    fmt = {".flac": "FLAC", ".ogg": "OGG"}.get(path.suffix.lower(), "WAV")
+    check_choice("subtype", subtype, sorted(sf.available_subtypes(fmt)))
     y = np.asarray(y)
     if np.issubdtype(y.dtype, np.floating):
         if not np.isfinite(y).all():

@@ -304,6 +304,7 @@ def generate_benchmark(
     config: SynthConfig | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    audio_format: str = "wav",
 ) -> Path:
     """Write the synthetic benchmark in the ESC-50 layout, with stems.
 
@@ -325,6 +326,8 @@ def generate_benchmark(
         Replace an existing benchmark in ``out_dir``.
     progress : bool
         Show a tqdm bar.
+    audio_format : {"wav", "flac"}
+        File format (both 16-bit PCM; FLAC is lossless and about half the size).
 
     Returns
     -------
@@ -338,6 +341,7 @@ def generate_benchmark(
         raise ParameterError(f"clips_per_class must be in 1..999, got {clips_per_class!r}")
     check_positive("sr", sr)
     check_positive("duration_s", duration_s)
+    check_choice("audio_format", audio_format, ("wav", "flac"))
     out = Path(out_dir)
     parts = [out / "audio", out / "stems", out / "meta"]
     if any(p.exists() for p in parts):
@@ -351,6 +355,8 @@ def generate_benchmark(
     rows = []
     for category, i in tqdm(jobs, desc="synth", disable=not progress, unit="clip"):
         clip = render_clip(category, i, seed=int(seed), config=cfg, sr=sr, duration_s=duration_s)
+        if audio_format != "wav":
+            clip.row["filename"] = clip.row["filename"].removesuffix(".wav") + f".{audio_format}"
         name = clip.row["filename"]
         write_audio(out / "stems" / "target" / name, clip.target, sr)
         write_audio(out / "stems" / "background" / name, clip.background, sr)
