@@ -119,7 +119,8 @@ def power_to_db(
     """
     scale = 20.0 / power
     db = scale * torch.log10(torch.clamp(S, min=amin))
-    db = db - scale * math.log10(max(amin, ref))
+    if ref != 1.0:
+        db = db - scale * math.log10(max(amin, ref))
     if top_db is not None:
         peak = db.amax(dim=tuple(range(1, db.ndim)), keepdim=True)
         db = torch.maximum(db, peak - top_db)
