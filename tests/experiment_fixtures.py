@@ -37,7 +37,7 @@ class TinySetup:
             "data.duration_s": DURATION_S,
             "noises_dir": str(self.noises),
             "conditions": ["clean", "white"],
-            "methods": {"saliency": {}, "gradcam": {}, "lime": {"n_samples": 8, "batch_size": 8}},
+            "methods": {"saliency": {}, "gradcam": {}, "lime": {"n_samples": 8, "batch_size": 8, "segmentation": "grid"}},
             "masks": ["minmax", "bin", "topK_5", "topK_50", "pos_thresh_75"],
             "batch_size": 3,
             "max_forward_batch": 16,

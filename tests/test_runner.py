@@ -65,7 +65,7 @@ def test_grid_completes_and_writes_the_paper_layout(tiny, tmp_path):
 
 def test_resume_after_sigkill_equals_uninterrupted_run(tiny, tmp_path):
     over = tiny.overrides(tmp_path / "unused", models={"mel": tiny.models["mel"]},
-                          methods={"saliency": {}, "lime": {"n_samples": 8}})
+                          methods={"saliency": {}, "lime": {"n_samples": 8, "segmentation": "grid"}})
     cfg = load_experiment(None, over)
     cfg_path = tmp_path / "grid.yaml"
     save_yaml(cfg, cfg_path)
@@ -96,7 +96,7 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tiny, tmp_path):
 
 def test_stochastic_methods_are_seeded_per_clip_not_per_batch(tiny, tmp_path):
     over = dict(models={"mel": tiny.models["mel"]}, conditions=["clean"],
-                methods={"lime": {"n_samples": 8}}, masks=["minmax", "topK_30"])
+                methods={"lime": {"n_samples": 8, "segmentation": "grid"}}, masks=["minmax", "topK_30"])
     a = run_experiment(load_experiment(None, tiny.overrides(tmp_path / "a", batch_size=4, **over)),
                        progress=False).table
     b = run_experiment(load_experiment(None, tiny.overrides(tmp_path / "b", batch_size=1, **over)),
