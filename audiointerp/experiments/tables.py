@@ -475,6 +475,10 @@ def write_tables(
             df[col] = df[col].cat.remove_unused_categories()
     if isinstance(sanity, (str, Path)):
         sanity = pd.read_csv(sanity)
+    if sanity is not None:  # the same model/method selection as the tables
+        for col, keep in (("model", models), ("method", methods)):
+            if keep and col in sanity.columns:
+                sanity = sanity[sanity[col].astype(str).isin(list(keep))]
     options = dict(n_resamples=n_resamples, confidence=confidence, alpha=alpha, test=test, seed=seed)
     tables = paper_tables(df, **options)
     gt = ground_truth_table(df, **options)
