@@ -17,7 +17,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from audiointerp.errors import DatasetError, ParameterError
+from audiointerp.errors import ParameterError
+from audiointerp.experiments.resultsio import (
+    GT_METRICS,
+    HIGHER_IS_BETTER,
+    METRICS,
+    load_results,
+    load_sanity,
+    prepare_results,
+)
 from audiointerp.experiments.stats import PairedMethod, bootstrap_mean_ci, paired_tests
 
 log = logging.getLogger(__name__)
@@ -32,32 +40,10 @@ __all__ = [
     "load_sanity",
     "metric_table",
     "paper_tables",
+    "prepare_results",
     "select",
     "write_tables",
 ]
-
-#: Fidelity and simplicity metrics, in the paper's column order.
-METRICS: tuple[str, ...] = ("FF", "AI", "AD", "AG", "FidIn", "SPS", "COMP")
-#: Ground-truth metrics of the synthetic benchmark (present only where the data has stems).
-GT_METRICS: tuple[str, ...] = ("loc_auc", "relevance_mass", "si_sdri")
-#: Direction of each metric: AD (average drop) and COMP (complexity) are better when lower.
-HIGHER_IS_BETTER: dict[str, bool] = {
-    "FF": True, "AI": True, "AD": False, "AG": True, "FidIn": True, "SPS": True, "COMP": False,
-    "loc_auc": True, "relevance_mass": True, "si_sdr": True, "si_sdri": True,
-}
-#: Units shown in table headers (as in the paper).
-UNITS: dict[str, str] = {
-    "FF": "[0,1]", "AI": "%", "AD": "%", "AG": "%", "FidIn": "[0,1]", "SPS": "[0,1]",
-    "COMP": "nats", "loc_auc": "[0,1]", "relevance_mass": "[0,1]", "si_sdr": "dB", "si_sdri": "dB",
-}
-KEYS: tuple[str, ...] = ("model", "condition", "method", "mask", "id")
-REQUIRED: tuple[str, ...] = (*KEYS, "label", "prediction", "correct", *METRICS)
-# Canonical orders; values not listed keep their order of appearance after these.
-_ORDERS: dict[str, tuple[str, ...]] = {
-    "model": ("stft", "mel"),
-    "condition": ("clean", "white", "room", "event"),
-    "method": ("saliency", "gradcam", "lime", "shap", "slice", "ig"),
-}
 
 
 @dataclass(frozen=True)
@@ -89,121 +75,6 @@ class MetricTable:
     metrics: tuple[str, ...]
     cells: pd.DataFrame
     extra: tuple[str, ...] = ()
-
-
-def _order(values: Sequence[object], canonical: Sequence[str]) -> list[object]:
-    seen = list(dict.fromkeys(values))
-    return [v for v in canonical if v in seen] + [v for v in seen if v not in canonical]
-
-
-def _mask_order() -> tuple[str, ...]:
-    try:  # the interpretation layer defines the 14 masks in the paper's order
-        from audiointerp.interpretation.masks import MASK_NAMES
-    except ImportError:
-        return ()
-    return tuple(MASK_NAMES)
-
-
-def prepare_results(df: pd.DataFrame, *, where: str = "results") -> pd.DataFrame:
-    """Check the runner's columns, normalize dtypes and order the categorical keys.
-
-    Parameters
-    ----------
-    df : pd.DataFrame
-        The tidy per-clip table.
-    where : str
-        Source name used in error messages.
-
-    Returns
-    -------
-    pd.DataFrame
-        A copy with ``correct`` as bool, metrics as float and ordered categorical keys.
-    """
-    missing = [c for c in REQUIRED if c not in df.columns]
-    if missing:
-        raise DatasetError(
-            f"{where}: missing column(s) {missing}; expected the runner's tidy table with "
-            f"columns {list(REQUIRED)} (run `audiointerp run` first)"
-        )
-    if df.empty:
-        raise DatasetError(f"{where}: the results table has no rows")
-    out = df.copy()
-    correct = out["correct"]
-    if correct.dtype == object:
-        correct = correct.astype(str).str.lower().map({"true": True, "false": False, "1": True, "0": False})
-    out["correct"] = correct.astype(bool)
-    for col in (*METRICS, *GT_METRICS, "si_sdr", "p", "p_in", "p_out"):
-        if col in out.columns:
-            out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
-    out["id"] = out["id"].astype(str)
-    orders = dict(_ORDERS, mask=_mask_order())
-    for col, canonical in orders.items():
-        values = out[col].astype(str)
-        out[col] = pd.Categorical(values, categories=_order(values.tolist(), canonical), ordered=True)
-    return out
-
-
-def _find_combined(root: Path) -> Path | None:
-    for name in ("results.csv", "combined.csv", "all.csv"):
-        if (root / name).is_file():
-            return root / name
-    for path in sorted(root.glob("*.csv")):
-        head = pd.read_csv(path, nrows=0).columns
-        if all(c in head for c in REQUIRED):
-            return path
-    return None
-
-
-def load_results(path: str | Path) -> pd.DataFrame:
-    """Read the runner's results: a tidy CSV file, or a results folder.
-
-    Parameters
-    ----------
-    path : str or Path
-        A combined CSV, or a folder holding one (``results.csv`` or any CSV with the required
-        columns), or a folder in the paper's layout ``<model>/<method>_<condition>/csvs/<mask>.csv``
-        whose per-mask files are concatenated (keys filled from the path when absent).
-
-    Returns
-    -------
-    pd.DataFrame
-        See :func:`prepare_results`.
-    """
-    root = Path(path)
-    if root.is_file():
-        return prepare_results(pd.read_csv(root), where=str(root))
-    if not root.is_dir():
-        raise DatasetError(f"results {root}: no such file or folder; pass the folder `audiointerp run` wrote")
-    combined = _find_combined(root)
-    if combined is not None:
-        return prepare_results(pd.read_csv(combined), where=str(combined))
-    frames = []
-    for csv in sorted(root.glob("*/*_*/csvs/*.csv")):
-        frame = pd.read_csv(csv)
-        method, _, condition = csv.parent.parent.name.partition("_")
-        for key, value in (("model", csv.parents[2].name), ("method", method),
-                           ("condition", condition), ("mask", csv.stem)):
-            if key not in frame.columns:
-                frame[key] = value
-        frames.append(frame)
-    if not frames:
-        raise DatasetError(
-            f"results {root}: no combined CSV and no <model>/<method>_<condition>/csvs/<mask>.csv "
-            "files; pass the folder `audiointerp run` wrote"
-        )
-    return prepare_results(pd.concat(frames, ignore_index=True), where=str(root))
-
-
-def load_sanity(path: str | Path) -> pd.DataFrame | None:
-    """Return the sanity-check table of a results folder (``*sanity*.csv``), or None if not run."""
-    root = Path(path)
-    if root.is_file():
-        root = root.parent
-    # Skip tables/ folders: write_tables' own "not run" sanity.csv must not be read back as results.
-    found = [p for p in sorted(root.rglob("*sanity*.csv")) if "tables" not in p.parent.parts] if root.is_dir() else []
-    if not found:
-        return None
-    return pd.concat([pd.read_csv(p) for p in found], ignore_index=True)
 
 
 def metric_table(
