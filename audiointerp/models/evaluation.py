@@ -13,6 +13,9 @@ from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 from torch import nn
 
+from audiointerp.data import open_dataset
+from audiointerp.data.mixing import load_noise, paper_mix
+from audiointerp.models.checkpoints import load_classifier
 from audiointerp.processing import Frontend
 from audiointerp.validation import check_positive, check_tensor
 
@@ -241,9 +244,6 @@ def evaluate_checkpoint(
     -------
     CheckpointEvaluation
     """
-    from audiointerp.data import open_dataset
-    from audiointerp.models.checkpoints import load_classifier
-
     loaded = load_classifier(weights, device=device)
     sr = loaded.frontend.sr
     duration_s = loaded.meta.get("train_config", {}).get("data", {}).get("duration_s", 5.0)
@@ -252,8 +252,6 @@ def evaluate_checkpoint(
     )
     waves, labels, ids = ds.load_batch(range(len(ds)))
     if noise is not None:
-        from audiointerp.data.mixing import load_noise, paper_mix
-
         waves = paper_mix(waves, load_noise(noise, sr=sr, duration_s=duration_s), alpha=alpha)
     result = evaluate_waves(
         loaded.model,
