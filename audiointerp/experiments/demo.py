@@ -97,14 +97,14 @@ def run_demo(
     clip_id = pick_clip(result.table)
     from audiointerp.experiments.illustrate import illustrate_clip
 
-    for name, weights in cfg.models.items():
-        ill = illustrate_clip(
-            weights, supp / "illustration" / name, data=cfg.data.root, clip=clip_id,
-            methods=list(cfg.methods), duration_s=cfg.data.duration_s, seed=cfg.seed,
-            device=cfg.device,
-        )
-        paths[f"figure ({name})"] = str(ill.figure_png)
-        paths[f"listening page ({name})"] = str(ill.html)
+    ill = illustrate_clip(
+        clip_id, models=dict(cfg.models), out_dir=supp / "illustration", data=cfg.data.root,
+        methods=list(cfg.methods), duration_s=cfg.data.duration_s, seed=cfg.seed,
+        device=cfg.device,
+    )
+    for name, model_ill in ill.models.items():
+        paths[f"figure ({name})"] = str(model_ill.figure_png)
+    paths["listening page"] = str(ill.html)
     mark("illustration", t)
     wall = time.perf_counter() - t0
     report = {"wall_s": round(wall, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
