@@ -125,8 +125,7 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
         See :func:`audio_info`; also NaN or Inf samples.
     """
     path = Path(path)
-    audio_info(path)
-    try:
+    try:  # no separate header read: one open per clip
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise _open_error(path, exc) from None
