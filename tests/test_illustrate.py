@@ -127,3 +127,19 @@ def test_illustrate_command(tiny, tmp_path, capsys):
     assert f"m: {clip_id} predicted" in capsys.readouterr().out
     assert (tmp_path / "m" / "audio" / "saliency_bin_out.wav").is_file()
     assert (tmp_path / "listen.html").is_file()
+
+
+def test_hz_axis_labels_sit_at_their_frequency():
+    from matplotlib.figure import Figure
+
+    from audiointerp.experiments.figures import set_hz_axis
+    from audiointerp.processing import FrontendConfig, build_frontend
+
+    hz = build_frontend(FrontendConfig(kind="mel")).bin_frequencies_hz()
+    ax = Figure().subplots()
+    set_hz_axis(ax, hz)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert "1k" in labels and "4k" in labels
+    row = ax.get_yticks()[labels.index("1k")]
+    assert np.interp(row, np.arange(len(hz)), hz) == pytest.approx(1000.0, rel=1e-6)
+    assert np.all(np.diff(ax.get_yticks()) >= 0.08 * len(hz))  # labels never overlap

@@ -43,8 +43,14 @@ def set_hz_axis(ax: Axes, bin_hz: np.ndarray, *, label: bool = True) -> None:
     bin_hz : np.ndarray (F,)
         Frequency of each row (``Frontend.bin_frequencies_hz()``), increasing.
     """
-    ticks = [hz for hz in _NICE_HZ if bin_hz[0] <= hz <= bin_hz[-1]]
-    pos = np.interp(ticks, bin_hz, np.arange(len(bin_hz)))
+    ticks, pos = [], []
+    for hz in _NICE_HZ:
+        if not bin_hz[0] <= hz <= bin_hz[-1]:
+            continue
+        y = float(np.interp(hz, bin_hz, np.arange(len(bin_hz))))
+        if not pos or y - pos[-1] >= 0.08 * len(bin_hz):  # no overlapping labels (mel bottom)
+            ticks.append(hz)
+            pos.append(y)
     ax.set_yticks(pos, [f"{hz // 1000}k" if hz >= 1000 else str(hz) for hz in ticks])
     if label:
         ax.set_ylabel("frequency (Hz)")
