@@ -45,6 +45,19 @@ and the low-SNR tail. Knobs (:class:`SynthConfig`): ``snr_db_min/max`` (lower = 
 the overlaps), ``babble_prob``/``ambience_prob``/``hum_prob`` (structured backgrounds are
 harder than plain noise), ``distractor_prob`` (adds another class's event to the background).
 
+Metadata
+--------
+``meta/esc50.csv`` has ESC-50's columns first (filename ``{fold}-{src}-A-{target}.wav``, fold
+``i % 5 + 1``, target, category, esc10, src_file, take), then per clip: ``snr_db`` (final
+event SNR), ``snr_drawn_db``, ``onset_s``/``offset_s``/``duration_s`` (first event start, last
+event end), ``active_s`` (total active time), ``n_events``, ``f0_hz`` (the class's main
+frequency: siren centre, horn lower tone, bell strike note, tick/knock resonance, cricket
+carrier, first bird's top, rain droplet centre, engine firing rate, alarm tone),
+``level_dbfs``, ``dominant_share`` (measured on the written stems), the background's
+``bg_colour_beta``/``bg_babble``/``bg_ambience``/``bg_hum_hz``, ``distractor``, ``seed`` and
+``params`` (JSON of the class-specific draws). ``meta/synth.yaml`` records the seed, sizes and
+the :class:`SynthConfig` used.
+
 Determinism: clip ``i`` of class ``c`` uses ``numpy.random.default_rng([seed, target_id, i])``,
 so the output does not depend on generation order and the same seed gives byte-identical files.
 """
