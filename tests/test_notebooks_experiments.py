@@ -39,3 +39,19 @@ def test_experiment_notebooks_run_one_condition_each_into_one_results_root(tmp_p
     assert len(table) == 2 * 2 * 2 * 2  # models x methods x masks x clips
     assert (out / "stft" / "gradcam_white" / "csvs" / "topK_30.csv").is_file()
     assert (out / "mel" / "saliency_white" / "csvs" / "bin.csv").is_file()
+
+
+def test_reproduce_plan_runs_every_notebook_in_order_with_declared_parameters_only():
+    from audiointerp.experiments.reproduce import declared_parameters, plan
+
+    steps = plan(data="data/synth")
+    names = [s.notebook.name[:2] for s in steps]
+    assert names == sorted(names) and {"03", "04"} <= set(names)
+    conds = load_experiment(ROOT / "configs" / "experiment_default.yaml").conditions
+    mel = [s for s in steps if s.notebook.name.startswith("04")]
+    assert [s.parameters["condition"] for s in mel] == list(conds)
+    assert all(s.output.parent == Path("results") / "notebooks" for s in steps)
+    assert len({s.output for s in steps}) == len(steps)
+    for s in steps:
+        assert set(s.parameters) <= declared_parameters(s.notebook)
+    assert mel[0].parameters["weights"] == "results/runs/default_mel/model.pt"

@@ -77,8 +77,16 @@ def test_combine_follows_grid_order_and_rejects_missing_or_duplicated_units(tmp_
         st.combine([*keys, UnitKey("mel", "clean", "saliency", 9)])
 
 
+def _grid(root, fingerprint, df):
+    st = ResultStore(root, fingerprint)
+    st.write_unit(UnitKey("mel", "clean", "saliency", 0), df)  # a grid has units
+    st.write_tables(df.reset_index(drop=True))
+    return st
+
+
 def test_write_tables_paper_layout(tmp_path):
     st = ResultStore(tmp_path, "abc")
+    st.write_unit(UnitKey("mel", "clean", "saliency", 0), _rows())
     df = pd.concat([_rows(masks=("bin", "topK_5")), _rows(method="lime", condition="white")])
     paths = st.write_tables(df.reset_index(drop=True))
     assert tmp_path / "results.csv" in paths
@@ -106,11 +114,21 @@ def test_attributions_saved_with_ids(tmp_path):
 
 def test_root_table_merges_grids_newest_block_wins(tmp_path):
     old = _rows(method="saliency", ids=("a", "b", "c"))
-    ResultStore(tmp_path, "old").write_tables(pd.concat([old, _rows(method="lime")]))
+    _grid(tmp_path, "old", pd.concat([old, _rows(method="lime")]))
     new = _rows(method="saliency", ids=("a",))
     new["FF"] = 0.9
-    ResultStore(tmp_path, "new").write_tables(new)
+    _grid(tmp_path, "new", new)
     root = read_csv(tmp_path / "results.csv")
     sal = root[root["method"] == "saliency"]
     assert sal["id"].tolist() == ["a"] and sal["FF"].tolist() == [0.9]
     assert (root["method"] == "lime").sum() == 2  # blocks only the old grid covered are kept
+
+
+def test_root_table_ignores_folders_that_are_not_grids(tmp_path):
+    _grid(tmp_path, "grid", _rows())
+    other = tmp_path / "runs" / "default_mel" / "results.csv"  # e.g. a training run folder
+    other.parent.mkdir(parents=True)
+    other.write_text("epoch,loss\n1,0.5\n")
+    assert len(read_csv(tmp_path / "results.csv")) == 2
+    ResultStore(tmp_path, "grid").write_tables(_rows())
+    assert list(read_csv(tmp_path / "results.csv").columns) == list(_rows().columns)

@@ -93,9 +93,20 @@ def plan(
     grid = load_experiment(ROOT / cset["experiment"])
     results_root = results if configs == "default" else grid.output
     executed = Path(results_root) / "notebooks"
-    common = {"data": data, "data_root": data, "results": results_root, "results_dir": results_root,
-              "output": results_root, "supplementary": supplementary, "seed": grid.seed,
-              **({"pretrained": pretrained} if pretrained else {}), **(extra or {})}
+    # Notebooks 01/02 train into these run folders; the later notebooks use those checkpoints.
+    runs = {k: f"{results_root}/runs/{Path(cset[k]).stem}" for k in ("stft", "mel")}
+    trained = {k: f"{runs[k]}/model.pt" for k in runs}
+    models = {k: trained[k] for k in grid.models if k in trained}
+    common = {"data": data, "data_dir": data, "seed": grid.seed, **(extra or {})}
+    if pretrained:
+        common["pretrained"] = pretrained
+    by_number: dict[str, dict[str, Any]] = {
+        "05": {"results": results_root, "output": supplementary},
+        "06": {"config": cset["experiment"], "models": models, "supplementary": supplementary},
+        "07": {"config": cset["experiment"], "model": "mel", "weights": trained["mel"]},
+    }
+    for number, kind in (("01", "stft"), ("02", "mel")):
+        by_number[number] = {"config_path": cset[kind], "output_dir": runs[kind]}
     notebooks = sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb"))
     if not notebooks:
         raise AudioInterpError(f"no numbered notebooks in {notebooks_dir}")
@@ -103,22 +114,19 @@ def plan(
     for nb in notebooks:
         declared = declared_parameters(nb)
         number = nb.name[:2]
-        base = dict(common)
-        if number in ("01", "02"):
-            kind = "stft" if number == "01" else "mel"
-            base["config"] = cset[kind]
-            base["weights"] = grid.models.get(kind)
+
+        def offer(values: dict[str, Any], declared: set[str] = declared) -> dict[str, Any]:
+            return {k: v for k, v in {**common, **values}.items() if k in declared}
+
         if number in ("03", "04"):
             kind = "stft" if number == "03" else "mel"
-            base.update(config=cset["experiment"], model=kind, weights=grid.models.get(kind))
+            base = {"config": cset["experiment"], "model": kind, "weights": trained[kind],
+                    "output": results_root}
             for cond in grid.conditions:
-                params = {k: v for k, v in {**base, "condition": cond}.items() if k in declared}
-                steps.append(Step(nb, executed / f"{nb.stem}_{cond}.ipynb", params))
+                steps.append(Step(nb, executed / f"{nb.stem}_{cond}.ipynb",
+                                  offer({**base, "condition": cond})))
             continue
-        if number == "05":
-            base["output"] = supplementary
-        params = {k: v for k, v in base.items() if k in declared}
-        steps.append(Step(nb, executed / nb.name, params))
+        steps.append(Step(nb, executed / nb.name, offer(by_number.get(number, {}))))
     return steps
 
 

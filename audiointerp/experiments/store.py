@@ -202,7 +202,10 @@ def merge_runs(root: str | Path) -> pd.DataFrame:
     A block is a (model, condition, method) triple; grids are ordered by when their table
     was written.
     """
-    tables = sorted(Path(root).glob(f"runs/*/{COMBINED_TABLE}"), key=lambda p: p.stat().st_mtime_ns)
+    tables = sorted(
+        (p for p in Path(root).glob(f"runs/*/{COMBINED_TABLE}") if (p.parent / "units").is_dir()),
+        key=lambda p: p.stat().st_mtime_ns,
+    )
     frames: dict[tuple, pd.DataFrame] = {}
     for path in tables:
         df = read_csv(path)
