@@ -167,6 +167,12 @@ def test_bad_config(bad):
         from_dict(FrontendConfig, bad)
 
 
+def test_bad_window_name():
+    with pytest.raises(ParameterError, match="window"):
+        build_frontend(FrontendConfig(window="no-such-window"))
+    assert build_frontend(FrontendConfig(window="hamming")).n_bins == 64
+
+
 @pytest.mark.parametrize("bad", [
     np.zeros((1, 16000), np.float32),  # not a tensor
     torch.zeros(16000),  # no batch axis

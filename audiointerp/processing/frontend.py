@@ -116,9 +116,12 @@ class Frontend:
             self._map_np = mel.mask_map(self._fb_np, sr=c.sr, n_fft=c.n_fft, fmin=c.fmin,
                                         fmax=c.fmax, htk=c.htk)
             self._pinv_np, self.fb_lipschitz = mel.pseudo_inverse(self._fb_np)
-        self._window_np = np.asarray(
-            librosa.filters.get_window(c.window, c.win_length, fftbins=True), dtype=np.float64
-        )
+        try:  # periodic window, librosa's values for any name librosa accepts
+            window = librosa.filters.get_window(c.window, c.win_length, fftbins=True)
+        except Exception as exc:  # librosa and scipy raise several types for a bad name
+            raise ParameterError(f"FrontendConfig.window={c.window!r} is not a window "
+                                 f"scipy.signal.get_window knows ({exc})") from exc
+        self._window_np = np.asarray(window, dtype=np.float64)
         self._cache: dict[tuple[torch.device, torch.dtype], _Constants] = {}
 
     def __repr__(self) -> str:

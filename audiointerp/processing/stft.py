@@ -9,23 +9,9 @@ from __future__ import annotations
 
 import math
 
-import librosa
-import numpy as np
 import torch
 
-__all__ = ["make_window", "stft", "istft", "power_to_db", "db_to_power", "n_frames"]
-
-
-def make_window(
-    window: str, win_length: int, *, device: torch.device | str = "cpu", dtype=torch.float32
-) -> torch.Tensor:
-    """Return a periodic analysis window of ``win_length`` samples as a tensor.
-
-    Built with :func:`librosa.filters.get_window` (``fftbins=True``) so that any window name
-    librosa accepts gives librosa's exact values.
-    """
-    w = librosa.filters.get_window(window, win_length, fftbins=True)
-    return torch.as_tensor(np.asarray(w, dtype=np.float64), dtype=dtype, device=device)
+__all__ = ["stft", "istft", "power_to_db", "db_to_power", "n_frames"]
 
 
 def n_frames(length: int, *, hop_length: int, n_fft: int, center: bool) -> int:
