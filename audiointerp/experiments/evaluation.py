@@ -26,10 +26,12 @@ class MaskedProbs:
     p_out: torch.Tensor
 
 
-def _digest(x: torch.Tensor) -> bytes:
-    # 128-bit BLAKE2 of the raw bytes: collisions are negligible, and hashing costs about
-    # 1 % of a forward pass of the same input.
-    return hashlib.blake2b(x.detach().cpu().numpy().tobytes(), digest_size=16).digest()
+def _digests(x: torch.Tensor) -> list[bytes]:
+    """128-bit BLAKE2 of each input's bytes, ``x`` ``(B, ...)``: collisions are negligible and
+    hashing costs about 1 % of a forward pass of the same input (one device transfer per call).
+    """
+    arr = x.detach().contiguous().cpu().numpy()
+    return [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in arr]
 
 
 @torch.inference_mode()
@@ -79,7 +81,7 @@ def evaluate_masks(
         ``variants`` (masked inputs requested) and ``evaluated`` (distinct inputs run).
     """
     n = features.shape[0]
-    own = [_digest(features[b]) for b in range(n)]
+    own = _digests(features)
     index: dict[bytes, int] = {key: -(b + 1) for b, key in enumerate(own)}
     unique: list[torch.Tensor] = []
     slots: dict[str, tuple[list[int], list[int]]] = {}
@@ -89,8 +91,9 @@ def evaluate_masks(
             variants = apply_mask(features, m, base)
             # A full mask gives the input back up to rounding of (x - base) + base: reuse p.
             full = (m == 1).flatten(1).all(dim=1).tolist()
+            keys = _digests(variants)
             for b in range(n):
-                key = own[b] if full[b] else _digest(variants[b])
+                key = own[b] if full[b] else keys[b]
                 if key not in index:
                     index[key] = len(unique)
                     unique.append(variants[b])

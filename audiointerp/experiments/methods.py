@@ -81,6 +81,7 @@ def build_methods(
     dict of str to AttributionMethod
     """
     from audiointerp.interpretation import get_method
+    from audiointerp.interpretation.slice import feature_mean
 
     cache: dict[int, torch.Tensor] = {}
 
@@ -99,7 +100,7 @@ def build_methods(
         fill = opts.get("fill", "train_mean" if name == "slice" else None)
         if fill is not None and _accepts(cls, "fill"):
             options["fill"] = (
-                float(train_feats(DEFAULT_BACKGROUND_PER_CLASS).mean())
+                feature_mean(train_feats(DEFAULT_BACKGROUND_PER_CLASS))
                 if fill == "train_mean" else float(fill)
             )
         if name == "gradcam" and "layer" not in options and _accepts(cls, "layer"):
