@@ -16,7 +16,7 @@ import time
 import torch
 
 from audiointerp.models import Split, load_train_config, model_from_config
-from audiointerp.models.training import _train_epoch, machine_description
+from audiointerp.models.training import train_epoch, machine_description
 from audiointerp.processing import build_frontend
 from audiointerp.runtime import seed_everything, tune_allocator
 
@@ -43,7 +43,7 @@ def bench_config(path: str, n_clips: int, repeats: int) -> None:
     bs = cfg.train.batch_size
 
     def pipeline_epoch():
-        _train_epoch(
+        train_epoch(
             model,
             frontend,
             data,

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from audiointerp.config import to_dict
+from audiointerp.config import load_yaml, save_yaml, to_dict
 from audiointerp.errors import CheckpointError
 from audiointerp.models.augment import mixup, spec_augment
 from audiointerp.models.checkpoints import (
@@ -94,7 +94,7 @@ def machine_description() -> str:
     return f"{cpu}, {os.cpu_count()} CPU threads, torch {torch.__version__} ({torch.get_num_threads()} threads)"
 
 
-def _train_epoch(
+def train_epoch(
     model: nn.Module,
     frontend: Frontend,
     data: Split,
@@ -158,8 +158,6 @@ def _make_scheduler(
 
 def _check_same_config(out_dir: Path, cfg: TrainConfig) -> None:
     saved = out_dir / "config.yaml"
-    from audiointerp.config import load_yaml, save_yaml
-
     if (out_dir / "last.pt").exists() and saved.exists():
         if load_yaml(saved) != to_dict(cfg):
             raise CheckpointError(
@@ -244,7 +242,7 @@ def train(
         seed_everything(es)  # dropout draws from the global generator
         generator = torch.Generator().manual_seed(es)
         record = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
-        record |= _train_epoch(
+        record |= train_epoch(
             model,
             frontend,
             train_set,
