@@ -14,7 +14,7 @@ from torch import nn
 from audiointerp.interpretation.base import iter_chunks
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def perturbed_probs(
     model: nn.Module,
     features: torch.Tensor,
@@ -49,20 +49,28 @@ def perturbed_probs(
     torch.Tensor, shape (B, K), float32
     """
     b, k, _ = keep.shape
+    shape = (-1, 1, *features.shape[2:])
     flat_seg = segments.reshape(b, -1)
     fill = torch.as_tensor(fill, dtype=features.dtype, device=features.device).expand(b)
+    centered = features.reshape(b, -1) - fill[:, None]  # x = fill + (X - fill) * mask
     keep = keep.to(features.dtype)
     out = torch.empty(b * k, dtype=torch.float32, device=features.device)
     for s in iter_chunks(b * k, batch_size):
-        idx = torch.arange(s.start, s.stop, device=features.device)
-        clip, sample = idx // k, idx % k
-        mask = torch.gather(keep[clip, sample], 1, flat_seg[clip]).reshape(
-            -1, 1, *features.shape[2:]
-        )
-        base = fill[clip].reshape(-1, 1, 1, 1)
-        x = (features[clip] - base) * mask + base
-        probs = model(x).float().softmax(dim=-1)
-        out[s] = probs.gather(1, target[clip, None])[:, 0]
+        first, last = s.start // k, (s.stop - 1) // k
+        if first == last:  # chunk inside one clip (LIME): broadcast, no copies of the clip
+            n = s.stop - s.start
+            rows = keep[first, s.start - first * k : s.stop - first * k]
+            mask = torch.gather(rows, 1, flat_seg[first].expand(n, -1))
+            x = torch.addcmul(fill[first], centered[first].expand(n, -1), mask)
+            cls = target[first].expand(n)
+        else:  # chunk across clips (slice method, few variants per clip)
+            idx = torch.arange(s.start, s.stop, device=features.device)
+            clip, sample = idx // k, idx % k
+            mask = torch.gather(keep[clip, sample], 1, flat_seg[clip])
+            x = torch.addcmul(fill[clip, None], centered[clip], mask)
+            cls = target[clip]
+        probs = model(x.reshape(shape)).float().softmax(dim=-1)
+        out[s] = probs.gather(1, cls[:, None])[:, 0]
     return out.reshape(b, k)
 
 
