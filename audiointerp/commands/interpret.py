@@ -96,26 +96,32 @@ def save_figure(
     hz: np.ndarray,
     seconds: float,
     title: str,
+    floor_db: float = -100.0,
 ) -> None:
-    """Spectrogram, attribution (diverging, centred at 0) and masked-in spectrograms."""
+    """Spectrogram, attribution (diverging, centred at 0) and masked-in spectrograms.
+
+    Input and masked panels share one dB scale reaching 60 dB below the input's minimum (or
+    the floor), so a soft mask that scales the input down shows darker, not rescaled.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("input (dB)", features, "magma", None)]
+    db = (max(floor_db, float(features.min()) - 60.0), float(features.max()))
+    panels = [("input (dB)", features, "magma", db)]
     lim = float(np.abs(attributions).max()) or 1.0
     panels.append(("attribution", attributions, "RdBu_r", (-lim, lim)))
-    panels += [
-        (f"masked-in: {n}", m, "magma", (features.min(), features.max())) for n, m in masked.items()
-    ]
+    panels += [(f"masked-in: {n}", m, "magma", db) for n, m in masked.items()]
     cols = 4
     rows = -(-len(panels) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), squeeze=False)
     extent = (0.0, seconds, -0.5, features.shape[0] - 0.5)
     for ax, (name, img, cmap, clim) in zip(axes.flat, panels, strict=False):
-        kw = {"vmin": clim[0], "vmax": clim[1]} if clim else {}
-        im = ax.imshow(img, origin="lower", aspect="auto", cmap=cmap, extent=extent, **kw)
+        vmin, vmax = clim
+        im = ax.imshow(
+            img, origin="lower", aspect="auto", cmap=cmap, extent=extent, vmin=vmin, vmax=vmax
+        )
         ax.set_title(name, fontsize=9)
         _yticks(ax, hz)
         ax.set_xlabel("time (s)")
@@ -229,6 +235,7 @@ def run(args: argparse.Namespace) -> int:
         hz=frontend.bin_frequencies_hz(),
         seconds=len(wave) / frontend.sr,
         title=f"{Path(args.audio).name}: {args.method} for {classes[c]!r} (p={float(probs[0, c]):.2f})",
+        floor_db=base,
     )
     print(f"{Path(args.audio).name}: predicted {report['predicted']}, explained {classes[c]} "
           f"(p={report['p_target']:.3f}) with {args.method}")  # fmt: skip
