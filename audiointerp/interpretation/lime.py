@@ -79,8 +79,8 @@ class Lime(AttributionMethod):
     """Local linear surrogate of the target probability over spectrogram segments.
 
     Each of ``n_samples`` perturbations keeps every segment with probability 1/2 and sets the
-    rest to ``base``; a weighted ridge regression of the target probability on the keep-vectors gives
-    one coefficient per segment, painted on its bins.
+    rest to ``base``; a weighted ridge regression of the target probability on the keep-vectors
+    gives one coefficient per segment, painted on its bins.
 
     Parameters
     ----------
