@@ -16,7 +16,7 @@ import time
 import torch
 
 from audiointerp.models import Split, load_train_config, model_from_config
-from audiointerp.models.training import train_epoch, machine_description
+from audiointerp.models.training import machine_description, train_epoch
 from audiointerp.processing import build_frontend
 from audiointerp.runtime import seed_everything, tune_allocator
 
