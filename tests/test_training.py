@@ -196,6 +196,26 @@ def test_spec_augment_masks_bands_with_the_clip_mean():
     assert torch.equal(off, x)
 
 
+def test_spec_augment_floor_fill_writes_the_given_value_in_the_same_bands():
+    x = torch.randn(3, 1, 20, 30)
+    kwargs = dict(freq_mask=5, time_mask=6, n_freq_masks=1, n_time_masks=1)
+    by_mean = spec_augment(x, generator=torch.Generator().manual_seed(1), **kwargs)
+    by_floor = spec_augment(x, generator=torch.Generator().manual_seed(1), fill=-100.0, **kwargs)
+    changed = by_floor != x
+    assert changed.any()
+    assert torch.all(by_floor[changed] == -100.0)
+    assert torch.equal(changed, by_mean != x)  # the fill does not change which bands
+
+
+def test_mask_fill_option_is_validated():
+    from audiointerp.errors import ParameterError
+    from audiointerp.models.train_config import OptimConfig
+
+    assert OptimConfig(mask_fill="floor").mask_fill == "floor"
+    with pytest.raises(ParameterError, match="mask_fill"):
+        OptimConfig(mask_fill="zero")
+
+
 def test_mixup_is_a_convex_combination_with_a_permutation():
     x = torch.randn(6, 1, 4, 5)
     labels = torch.arange(6)

@@ -116,7 +116,7 @@ class SynthConfig:
         Classes to generate (a subset of :data:`CATEGORIES`).
     """
 
-    snr_db_min: float = -8.0
+    snr_db_min: float = -4.0
     snr_db_max: float = 12.0
     min_dominant_energy: float = 0.3
     pitch_spread: float = 1.0

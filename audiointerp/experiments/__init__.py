@@ -35,8 +35,31 @@ from audiointerp.experiments.config import (
 from audiointerp.experiments.runner import RunResult, run_experiment, select_clips
 from audiointerp.experiments.store import ResultStore, UnitKey
 
+# Reporting helpers pull in matplotlib/scipy; they are imported on first use.
+_LAZY = {
+    "write_tables": "audiointerp.experiments.tables",
+    "load_results": "audiointerp.experiments.tables",
+    "illustrate_clip": "audiointerp.experiments.illustrate",
+    "Explorer": "audiointerp.experiments.explorer",
+    "ExplorerSession": "audiointerp.experiments.explorer",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "DataConfig",
+    "Explorer",
+    "ExplorerSession",
+    "illustrate_clip",
+    "load_results",
+    "write_tables",
     "ExperimentConfig",
     "ResultStore",
     "RunResult",

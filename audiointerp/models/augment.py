@@ -30,8 +30,9 @@ def spec_augment(
     n_freq_masks: int = 2,
     n_time_masks: int = 2,
     generator: torch.Generator,
+    fill: float | None = None,
 ) -> torch.Tensor:
-    """Mask random frequency and time bands of each clip with the clip's mean value.
+    """Mask random frequency and time bands of each clip with a fill value.
 
     Parameters
     ----------
@@ -43,6 +44,9 @@ def spec_augment(
         Bands per clip and axis.
     generator : torch.Generator
         CPU generator, so the masks do not depend on the device.
+    fill : float or None
+        Value written into the bands (e.g. the frontend's silence floor); ``None`` uses each
+        clip's mean.
 
     Returns
     -------
@@ -61,8 +65,11 @@ def spec_augment(
         mask |= _band_mask(b, f, freq_mask, n_freq_masks, generator)[:, :, None]
     if time_mask > 0 and n_time_masks > 0:
         mask |= _band_mask(b, t, time_mask, n_time_masks, generator)[:, None, :]
-    fill = features.mean(dim=(2, 3), keepdim=True)
-    return torch.where(mask[:, None].to(features.device), fill, features)
+    if fill is None:
+        value = features.mean(dim=(2, 3), keepdim=True)
+    else:
+        value = torch.full((), float(fill), dtype=features.dtype, device=features.device)
+    return torch.where(mask[:, None].to(features.device), value, features)
 
 
 def mixup(

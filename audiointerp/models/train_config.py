@@ -19,6 +19,7 @@ from audiointerp.processing import FrontendConfig
 from audiointerp.validation import check_choice, check_positive
 
 Schedule = Literal["none", "cosine"]
+MaskFill = Literal["mean", "floor"]
 
 
 @dataclass
@@ -94,6 +95,10 @@ class OptimConfig:
         SpecAugment: largest masked band in bins / frames (0 disables).
     n_freq_masks, n_time_masks : int
         SpecAugment: bands per clip and axis.
+    mask_fill : {"mean", "floor"}
+        What SpecAugment writes into its bands: the clip's mean, or the frontend's silence
+        floor. "floor" shows the model, during training, the value that interpretation masks
+        write into removed regions, so masked inputs at test time are not out of distribution.
     mixup_alpha : float
         Mixup Beta parameter; 0 disables mixup.
     patience : int or None
@@ -115,6 +120,7 @@ class OptimConfig:
     time_mask: int = 20
     n_freq_masks: int = 2
     n_time_masks: int = 2
+    mask_fill: MaskFill = "mean"
     mixup_alpha: float = 0.0
     patience: int | None = 10
     eval_batch_size: int = 64
@@ -133,6 +139,7 @@ class OptimConfig:
         ):
             check_positive(f"train.{name}", getattr(self, name), allow_zero=True)
         check_choice("train.schedule", self.schedule, ("none", "cosine"))
+        check_choice("train.mask_fill", self.mask_fill, ("mean", "floor"))
         if self.patience is not None:
             check_positive("train.patience", self.patience)
 

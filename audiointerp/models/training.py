@@ -123,6 +123,7 @@ def train_epoch(
                 n_freq_masks=tc.n_freq_masks,
                 n_time_masks=tc.n_time_masks,
                 generator=generator,
+                fill=frontend.floor_db if tc.mask_fill == "floor" else None,
             )
         if tc.mixup_alpha > 0:
             feats, labels_a, labels_b, lam = mixup(
