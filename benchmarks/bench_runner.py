@@ -50,12 +50,22 @@ def ensure_models(tmp: Path, data: Path, names: list[str]) -> dict[str, str]:
             from audiointerp.data import open_dataset
 
             classes = open_dataset(data).classes
-            model = build_model(tc.model.arch, num_classes=len(classes),
-                                num_bins=tc.frontend.n_bins, width=tc.model.width,
-                                input_pool=tc.model.input_pool)
+            model = build_model(
+                tc.model.arch,
+                num_classes=len(classes),
+                num_bins=tc.frontend.n_bins,
+                width=tc.model.width,
+                input_pool=tc.model.input_pool,
+            )
             path = tmp / f"random_{name}.pt"
-            save_classifier(path, model, model_config=tc.model, frontend_config=tc.frontend,
-                            classes=list(classes), meta={"note": "random init (benchmark)"})
+            save_classifier(
+                path,
+                model,
+                model_config=tc.model,
+                frontend_config=tc.frontend,
+                classes=list(classes),
+                meta={"note": "random init (benchmark)"},
+            )
         out[name] = str(path)
     return out
 
@@ -81,11 +91,18 @@ def main() -> None:
         data = generate_benchmark(tmp / "data", clips_per_class=5)
     models = ensure_models(tmp, data, args.models)
     for name, path in models.items():
-        cfg = load_experiment(args.config, {
-            "models": {name: path}, "data.root": str(data), "data.n_clips": args.clips,
-            "conditions": args.conditions, "output": str(tmp / "out" / name),
-            "batch_size": args.clips, "sanity_clips": 0,
-        })
+        cfg = load_experiment(
+            args.config,
+            {
+                "models": {name: path},
+                "data.root": str(data),
+                "data.n_clips": args.clips,
+                "conditions": args.conditions,
+                "output": str(tmp / "out" / name),
+                "batch_size": args.clips,
+                "sanity_clips": 0,
+            },
+        )
         clf = load_classifier(path)
         n = int(round(cfg.data.duration_s * clf.frontend.sr))
         x1 = clf.frontend.features(torch.zeros(1, n).uniform_(-0.5, 0.5))
@@ -97,11 +114,14 @@ def main() -> None:
         s = res.manifest["sessions"][-1]
         clips = len(args.conditions) * args.clips
         n_masks = res.table["mask"].nunique()
-        print(f"\n== {name}: {path} | {args.clips} clips x {len(args.conditions)} condition(s), "
-              f"{n_masks} masks, {torch.get_num_threads()} threads, wall {wall:.1f} s, "
-              f"peak {s['peak_rss_mb']:.0f} MiB")
-        print("forward ms/clip by batch size: "
-              + ", ".join(f"b{b}={ms:.2f}" for b, ms in fwd.items()))
+        print(
+            f"\n== {name}: {path} | {args.clips} clips x {len(args.conditions)} condition(s), "
+            f"{n_masks} masks, {torch.get_num_threads()} threads, wall {wall:.1f} s, "
+            f"peak {s['peak_rss_mb']:.0f} MiB"
+        )
+        print(
+            "forward ms/clip by batch size: " + ", ".join(f"b{b}={ms:.2f}" for b, ms in fwd.items())
+        )
         evals = _evaluations_per_clip(cfg, s, clips, n_classes=len(clf.classes))
         print(f"{'stage':<22}{'ms/clip':>10}{'evals/clip':>12}{'floor ms':>10}{'ratio':>8}")
         for stage, sec in sorted(s["stage_s"].items(), key=lambda kv: -kv[1]):
@@ -113,8 +133,10 @@ def main() -> None:
             f_txt = f"{floor:10.1f}" if floor else f"{'':>10}"
             print(f"{stage:<22}{ms:10.1f}{e_txt}{f_txt}{ratio}")
         total_e = sum(evals.values())
-        print(f"{'TOTAL (grid)':<22}{1000 * wall / clips:10.1f}{total_e:12.1f}"
-              f"{total_e * best:10.1f}{1000 * wall / clips / (total_e * best):8.2f}")
+        print(
+            f"{'TOTAL (grid)':<22}{1000 * wall / clips:10.1f}{total_e:12.1f}"
+            f"{total_e * best:10.1f}{1000 * wall / clips / (total_e * best):8.2f}"
+        )
         print(json.dumps({"counts": s["counts"]}))
 
 

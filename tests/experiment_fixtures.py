@@ -37,7 +37,11 @@ class TinySetup:
             "data.duration_s": DURATION_S,
             "noises_dir": str(self.noises),
             "conditions": ["clean", "white"],
-            "methods": {"saliency": {}, "gradcam": {}, "lime": {"n_samples": 8, "batch_size": 8, "segmentation": "grid"}},
+            "methods": {
+                "saliency": {},
+                "gradcam": {},
+                "lime": {"n_samples": 8, "batch_size": 8, "segmentation": "grid"},
+            },
             "masks": ["minmax", "bin", "topK_5", "topK_50", "pos_thresh_75"],
             "batch_size": 3,
             "max_forward_batch": 16,
@@ -67,13 +71,27 @@ def _write_models(folder: Path, classes: list[str]) -> dict[str, str]:
 
     out = {}
     for kind in ("mel", "stft"):
-        fc = FrontendConfig(kind=kind, sr=SR, n_fft=256, win_length=256, hop_length=128,
-                            n_mels=32, fmin=50.0, fmax=8000.0)
+        fc = FrontendConfig(
+            kind=kind,
+            sr=SR,
+            n_fft=256,
+            win_length=256,
+            hop_length=128,
+            n_mels=32,
+            fmin=50.0,
+            fmax=8000.0,
+        )
         torch.manual_seed(1)
         model = build_model("cnn6", num_classes=len(classes), num_bins=fc.n_bins, width=0.125)
         path = folder / f"tiny_{kind}.pt"
-        save_classifier(path, model, model_config={"arch": "cnn6", "width": 0.125},
-                        frontend_config=fc, classes=classes, meta={"note": "random init, tests"})
+        save_classifier(
+            path,
+            model,
+            model_config={"arch": "cnn6", "width": 0.125},
+            frontend_config=fc,
+            classes=classes,
+            meta={"note": "random init, tests"},
+        )
         out[kind] = str(path)
     return out
 

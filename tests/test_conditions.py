@@ -50,8 +50,9 @@ def test_clean_returns_the_batch_untouched(batch):
 
 def test_paper_mixing_rms_weights_peak_and_stems(batch):
     mix, target, background, noise = batch
-    out = apply_condition(parse_condition("white"), mix, added=noise, target=target,
-                          background=background, alpha=0.6)
+    out = apply_condition(
+        parse_condition("white"), mix, added=noise, target=target, background=background, alpha=0.6
+    )
     assert out.waves.shape == mix.shape and out.waves.dtype == np.float32
     np.testing.assert_allclose(np.abs(out.waves).max(axis=1), 1.0, atol=1e-5)  # peak-normalized
     coef = mixing_coefficients(out.waves, mix, np.broadcast_to(noise, mix.shape))
@@ -67,8 +68,9 @@ def test_paper_mixing_rms_weights_peak_and_stems(batch):
 
 def test_snr_mixing_sets_the_snr_of_clip_over_noise(batch):
     mix, target, background, noise = batch
-    out = apply_condition(parse_condition("room_snr10"), mix, added=noise, target=target,
-                          background=background)
+    out = apply_condition(
+        parse_condition("room_snr10"), mix, added=noise, target=target, background=background
+    )
     coef = mixing_coefficients(out.waves, mix, np.broadcast_to(noise, mix.shape))
     snr = 20 * np.log10(_rms(coef[:, :1] * mix) / _rms(coef[:, 1:] * noise))
     np.testing.assert_allclose(snr, 10.0, atol=0.01)

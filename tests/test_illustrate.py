@@ -41,7 +41,9 @@ def test_explain_clip_matches_masks_and_metrics(tiny):
     wave, _, cid = ds[0]
     clip = analyze_clip(clf.model, clf.frontend, clf.classes, wave, clip_id=cid)
     with torch.no_grad():
-        probs = clf.model(clf.frontend.analyze(torch.from_numpy(wave)[None]).features).softmax(-1)[0]
+        probs = clf.model(clf.frontend.analyze(torch.from_numpy(wave)[None]).features).softmax(-1)[
+            0
+        ]
     np.testing.assert_allclose(clip.probs, probs.numpy(), rtol=1e-5)
     ex = explain_clip(clf.model, clf.frontend, clip, "saliency", masks=["minmax", "bin"])
     assert list(ex) == ["minmax", "bin"]
@@ -69,13 +71,18 @@ def test_slice_method_rectangle_comes_from_occlusion(tiny):
     clf = load_classifier(tiny.models["stft"], device="cpu")
     wave, _, cid = open_dataset(tiny.data, sr=16000, duration_s=1.0)[1]
     clip = analyze_clip(clf.model, clf.frontend, clf.classes, wave, clip_id=cid)
-    ex = explain_clip(clf.model, clf.frontend, clip, "slice", masks=["minmax"], n_freq=2, n_time=4)["minmax"]
+    ex = explain_clip(clf.model, clf.frontend, clip, "slice", masks=["minmax"], n_freq=2, n_time=4)[
+        "minmax"
+    ]
     res = get_method("slice", n_freq=2, n_time=4).explain(clf.model, clip.features)
     assert ex.rect == (res.freq_bins[0], res.frames[0])
 
 
 def _data_uris(page: str, kind: str) -> list[bytes]:
-    return [base64.b64decode(m) for m in re.findall(rf'src="data:{kind};base64,([A-Za-z0-9+/=]+)"', page)]
+    return [
+        base64.b64decode(m)
+        for m in re.findall(rf'src="data:{kind};base64,([A-Za-z0-9+/=]+)"', page)
+    ]
 
 
 def test_listening_page_is_self_contained():
@@ -93,16 +100,30 @@ def test_listening_page_is_self_contained():
 
 
 def test_illustrate_clip_writes_figure_audio_and_page(tiny, tmp_path):
-    ill = illustrate_clip(None, models={"mel": tiny.models["mel"]}, data=tiny.data,
-                          out_dir=tmp_path, methods=["gradcam", "slice"], masks=["minmax", "topK_30"],
-                          duration_s=1.0, dpi=40, seed=3)
+    ill = illustrate_clip(
+        None,
+        models={"mel": tiny.models["mel"]},
+        data=tiny.data,
+        out_dir=tmp_path,
+        methods=["gradcam", "slice"],
+        masks=["minmax", "topK_30"],
+        duration_s=1.0,
+        dpi=40,
+        seed=3,
+    )
     res = ill.models["mel"]
     assert res.figure_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert res.figure_pdf.read_bytes()[:4] == b"%PDF"
     names = sorted(p.name for p in (tmp_path / "mel" / "audio").iterdir())
-    assert names == sorted(["original.wav", "gradcam_slice.wav", "slice_slice.wav"]
-                           + [f"{m}_{k}_{io_}.wav" for m in ("gradcam", "slice")
-                              for k in ("minmax", "topK_30") for io_ in ("in", "out")])
+    assert names == sorted(
+        ["original.wav", "gradcam_slice.wav", "slice_slice.wav"]
+        + [
+            f"{m}_{k}_{io_}.wav"
+            for m in ("gradcam", "slice")
+            for k in ("minmax", "topK_30")
+            for io_ in ("in", "out")
+        ]
+    )
     y, sr = sf.read(tmp_path / "mel" / "audio" / "original.wav")
     assert sr == 16000 and len(y) == 16000 and np.abs(y).max() <= 1.0
     page = ill.html.read_text()
@@ -110,20 +131,51 @@ def test_illustrate_clip_writes_figure_audio_and_page(tiny, tmp_path):
     assert len(_data_uris(page, "audio/wav")) == 1 + 2 * (1 + 2 * 2)
     assert not re.search(r'(src|href)="(?!data:|#)', page)
     assert ill.figure == res.figure_png and ill.clip_id == res.clip.clip_id
-    again = illustrate_clip(ill.clip_id, models=tiny.models["mel"], data=tiny.data, out_dir=tmp_path / "b",
-                            methods=["gradcam"], masks=["minmax"], duration_s=1.0, dpi=40)
+    again = illustrate_clip(
+        ill.clip_id,
+        models=tiny.models["mel"],
+        data=tiny.data,
+        out_dir=tmp_path / "b",
+        methods=["gradcam"],
+        masks=["minmax"],
+        duration_s=1.0,
+        dpi=40,
+    )
     assert again.clip_id == ill.clip_id
     with pytest.raises(ParameterError, match="exactly one"):
-        illustrate_clip(models=tiny.models["mel"], out_dir=tmp_path, methods=["gradcam"], masks=["bin"])
+        illustrate_clip(
+            models=tiny.models["mel"], out_dir=tmp_path, methods=["gradcam"], masks=["bin"]
+        )
 
 
 def test_illustrate_command(tiny, tmp_path, capsys):
     from audiointerp.cli import main
 
     clip_id = "1-" + sorted(p.stem for p in (tiny.data / "audio").glob("1-*.wav"))[0][2:]
-    assert main(["illustrate", "--weights", f"m={tiny.models['stft']}", "--data", str(tiny.data),
-                 "--clip", clip_id, "--methods", "saliency", "--masks", "bin", "--duration-s", "1",
-                 "--dpi", "30", "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "illustrate",
+                "--weights",
+                f"m={tiny.models['stft']}",
+                "--data",
+                str(tiny.data),
+                "--clip",
+                clip_id,
+                "--methods",
+                "saliency",
+                "--masks",
+                "bin",
+                "--duration-s",
+                "1",
+                "--dpi",
+                "30",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     assert f"m: {clip_id} predicted" in capsys.readouterr().out
     assert (tmp_path / "m" / "audio" / "saliency_bin_out.wav").is_file()
     assert (tmp_path / "listen.html").is_file()

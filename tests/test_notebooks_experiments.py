@@ -28,10 +28,21 @@ def test_experiment_notebooks_run_one_condition_each_into_one_results_root(tmp_p
         nb = next((ROOT / "notebooks").glob(f"{number}_experiments_{kind}.ipynb"))
         executed = tmp / f"{nb.stem}.ipynb"
         pm.execute_notebook(
-            str(nb), str(executed), cwd=str(ROOT), kernel_name="python3", progress_bar=False,
-            parameters={"config": str(config), "model": kind, "condition": "white",
-                        "n_clips": 2, "output": str(out), "methods": ["saliency", "gradcam"],
-                        "masks": ["bin", "topK_30"], "progress": False},
+            str(nb),
+            str(executed),
+            cwd=str(ROOT),
+            kernel_name="python3",
+            progress_bar=False,
+            parameters={
+                "config": str(config),
+                "model": kind,
+                "condition": "white",
+                "n_clips": 2,
+                "output": str(out),
+                "methods": ["saliency", "gradcam"],
+                "masks": ["bin", "topK_30"],
+                "progress": False,
+            },
         )
         assert executed.is_file()
     table = read_csv(out / "results.csv")

@@ -17,8 +17,14 @@ pytestmark = pytest.mark.slow
 
 def _execute(name: str, out: Path, parameters: dict) -> dict:
     executed = out / f"{name}.ipynb"
-    pm.execute_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"), str(executed), cwd=str(ROOT),
-                        kernel_name="python3", progress_bar=False, parameters=parameters)
+    pm.execute_notebook(
+        str(ROOT / "notebooks" / f"{name}.ipynb"),
+        str(executed),
+        cwd=str(ROOT),
+        kernel_name="python3",
+        progress_bar=False,
+        parameters=parameters,
+    )
     return json.loads(executed.read_text())
 
 
@@ -36,8 +42,16 @@ def test_tables_notebook(tmp_path):
     results = tmp_path / "results"
     results.mkdir()
     fake_results(n_clips=8).to_csv(results / "results.csv", index=False)
-    nb = _execute("05_tables", tmp_path, {"results": str(results), "output": str(tmp_path / "supp"),
-                                          "n_resamples": 50, "show_masks": ["minmax"]})
+    nb = _execute(
+        "05_tables",
+        tmp_path,
+        {
+            "results": str(results),
+            "output": str(tmp_path / "supp"),
+            "n_resamples": 50,
+            "show_masks": ["minmax"],
+        },
+    )
     assert (tmp_path / "supp" / "tables.html").is_file()
     assert (tmp_path / "supp" / "tables" / "summary.tex").is_file()
     text = _text(nb)
@@ -46,14 +60,32 @@ def test_tables_notebook(tmp_path):
 
 def test_illustration_and_explorer_notebooks(tmp_path_factory, tmp_path):
     tiny = session_setup(tmp_path_factory)
-    _execute("06_illustration", tmp_path, {
-        "models": {"mel": tiny.models["mel"]}, "data": str(tiny.data), "methods": ["gradcam", "slice"],
-        "masks": ["minmax"], "supplementary": str(tmp_path / "supp"), "duration_s": 1.0, "dpi": 40})
+    _execute(
+        "06_illustration",
+        tmp_path,
+        {
+            "models": {"mel": tiny.models["mel"]},
+            "data": str(tiny.data),
+            "methods": ["gradcam", "slice"],
+            "masks": ["minmax"],
+            "supplementary": str(tmp_path / "supp"),
+            "duration_s": 1.0,
+            "dpi": 40,
+        },
+    )
     page = (tmp_path / "supp" / "illustration" / "listen.html").read_text()
     assert "data:image/png;base64," in page and "data:audio/wav;base64," in page
     assert (tmp_path / "supp" / "illustration" / "mel" / "figure.pdf").is_file()
-    nb = _execute("07_explorer", tmp_path, {"weights": tiny.models["mel"], "data": str(tiny.data),
-                                            "duration_s": 1.0, "click_once": True})
+    nb = _execute(
+        "07_explorer",
+        tmp_path,
+        {
+            "weights": tiny.models["mel"],
+            "data": str(tiny.data),
+            "duration_s": 1.0,
+            "click_once": True,
+        },
+    )
     assert '"model_id"' in _text(nb)  # the app was displayed as a widget
     state = json.dumps(nb["metadata"].get("widgets", {}))
     assert "gradcam" in state or "saliency" in state

@@ -35,12 +35,26 @@ def field_recording(sr: int, seconds: float = 2.0, seed: int = 0) -> np.ndarray:
 
 
 def librosa_db(y: np.ndarray, cfg: FrontendConfig) -> np.ndarray:
-    D = librosa.stft(y, n_fft=cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.win_length,
-                     window=cfg.window, center=cfg.center, pad_mode=cfg.pad_mode)
+    D = librosa.stft(
+        y,
+        n_fft=cfg.n_fft,
+        hop_length=cfg.hop_length,
+        win_length=cfg.win_length,
+        window=cfg.window,
+        center=cfg.center,
+        pad_mode=cfg.pad_mode,
+    )
     S = np.abs(D) ** cfg.power
     if cfg.kind == "mel":
-        S = librosa.feature.melspectrogram(S=S, sr=cfg.sr, n_mels=cfg.n_mels, fmin=cfg.fmin,
-                                           fmax=cfg.fmax, htk=cfg.htk, norm=cfg.mel_norm)
+        S = librosa.feature.melspectrogram(
+            S=S,
+            sr=cfg.sr,
+            n_mels=cfg.n_mels,
+            fmin=cfg.fmin,
+            fmax=cfg.fmax,
+            htk=cfg.htk,
+            norm=cfg.mel_norm,
+        )
     if cfg.power == 2.0:
         return librosa.power_to_db(S, ref=cfg.ref, amin=cfg.amin, top_db=cfg.top_db)
     return librosa.amplitude_to_db(S, ref=cfg.ref, amin=cfg.amin, top_db=cfg.top_db)
@@ -104,8 +118,9 @@ def test_mel_filterbank_convention():
     for htk, norm in [(False, "slaney"), (True, "slaney"), (True, None)]:
         cfg = FrontendConfig(kind="mel", htk=htk, mel_norm=norm)
         fb = build_frontend(cfg).constants(torch.device("cpu"), torch.float64).fb.numpy()
-        ref = librosa.filters.mel(sr=16000, n_fft=512, n_mels=64, fmin=50, fmax=8000, htk=htk,
-                                  norm=norm, dtype=np.float64)
+        ref = librosa.filters.mel(
+            sr=16000, n_fft=512, n_mels=64, fmin=50, fmax=8000, htk=htk, norm=norm, dtype=np.float64
+        )
         np.testing.assert_allclose(fb, ref, rtol=1e-12)
     slaney = build_frontend(FrontendConfig()).bin_frequencies_hz()
     htk = build_frontend(FrontendConfig(htk=True)).bin_frequencies_hz()
@@ -146,10 +161,24 @@ def test_axes():
 def test_config_paper_setting_and_yaml_dict():
     cfg = FrontendConfig.paper_esc50("mel")
     assert (cfg.sr, cfg.n_fft, cfg.hop_length, cfg.win_length, cfg.n_mels) == (
-        32000, 1024, 320, 1024, 64)
+        32000,
+        1024,
+        320,
+        1024,
+        64,
+    )
     assert (cfg.fmin, cfg.fmax, cfg.power, cfg.top_db) == (50.0, 14000.0, 2.0, None)
-    same = from_dict(FrontendConfig, {"kind": "mel", "sr": 32000, "n_fft": 1024,
-                                      "win_length": 1024, "hop_length": 320, "fmax": 14000})
+    same = from_dict(
+        FrontendConfig,
+        {
+            "kind": "mel",
+            "sr": 32000,
+            "n_fft": 1024,
+            "win_length": 1024,
+            "hop_length": 320,
+            "fmax": 14000,
+        },
+    )
     assert same == cfg
     assert build_frontend({"kind": "stft"}).n_bins == 257
     assert FrontendConfig(win_length=None).win_length == 512
@@ -157,11 +186,23 @@ def test_config_paper_setting_and_yaml_dict():
     assert build_frontend({"kind": "stft", "sr": 8000}).n_bins == 257  # fmax is mel-only
 
 
-@pytest.mark.parametrize("bad", [
-    {"kind": "cqt"}, {"win_length": 1024}, {"fmax": 9000}, {"fmin": 9000.0, "fmax": 8000},
-    {"n_fft": 0}, {"hop_length": 2.5}, {"power": 0}, {"mel_norm": "l2"}, {"pad_mode": "edge"},
-    {"log": "yes"}, {"top_db": -1}, {"hop_size": 256},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"kind": "cqt"},
+        {"win_length": 1024},
+        {"fmax": 9000},
+        {"fmin": 9000.0, "fmax": 8000},
+        {"n_fft": 0},
+        {"hop_length": 2.5},
+        {"power": 0},
+        {"mel_norm": "l2"},
+        {"pad_mode": "edge"},
+        {"log": "yes"},
+        {"top_db": -1},
+        {"hop_size": 256},
+    ],
+)
 def test_bad_config(bad):
     with pytest.raises(ParameterError):
         from_dict(FrontendConfig, bad)
@@ -173,16 +214,19 @@ def test_bad_window_name():
     assert build_frontend(FrontendConfig(window="hamming")).n_bins == 64
 
 
-@pytest.mark.parametrize("bad", [
-    np.zeros((1, 16000), np.float32),  # not a tensor
-    torch.zeros(16000),  # no batch axis
-    torch.zeros(1, 1, 16000),  # channel axis
-    torch.zeros(1, 16000, dtype=torch.int16),
-    torch.zeros(1, 16000, dtype=torch.float16),
-    torch.full((1, 16000), float("nan")),
-    torch.zeros(1, 100),  # shorter than n_fft
-    torch.zeros(0, 16000),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros((1, 16000), np.float32),  # not a tensor
+        torch.zeros(16000),  # no batch axis
+        torch.zeros(1, 1, 16000),  # channel axis
+        torch.zeros(1, 16000, dtype=torch.int16),
+        torch.zeros(1, 16000, dtype=torch.float16),
+        torch.full((1, 16000), float("nan")),
+        torch.zeros(1, 100),  # shorter than n_fft
+        torch.zeros(0, 16000),
+    ],
+)
 def test_bad_wave(bad):
     fe = build_frontend(FrontendConfig())
     with pytest.raises(ParameterError):

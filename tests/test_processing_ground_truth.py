@@ -19,8 +19,10 @@ def tone_over_noise(freq: float = 1000.0, start_s: float = 1.0, stop_s: float = 
     ramp = np.clip(np.minimum(t - start_s, stop_s - t) / 0.05, 0.0, 1.0)
     tone = 0.5 * np.sin(2 * np.pi * freq * t) * np.sin(0.5 * np.pi * ramp) ** 2
     noise = 0.05 * np.random.default_rng(0).standard_normal(n)
-    return (torch.from_numpy(tone.astype(np.float32))[None],
-            torch.from_numpy(noise.astype(np.float32))[None])
+    return (
+        torch.from_numpy(tone.astype(np.float32))[None],
+        torch.from_numpy(noise.astype(np.float32))[None],
+    )
 
 
 @pytest.mark.parametrize("kind", ["stft", "mel"])

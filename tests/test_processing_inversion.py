@@ -31,7 +31,8 @@ def field_recordings(sr: int, seconds: float = 2.0, n: int = 3) -> torch.Tensor:
     out = []
     for i in range(n):
         spec = np.fft.rfft(rng.standard_normal(m)) / np.sqrt(
-            np.maximum(np.fft.rfftfreq(m, 1 / 44100), 20.0))
+            np.maximum(np.fft.rfftfreq(m, 1 / 44100), 20.0)
+        )
         y = np.fft.irfft(spec, m)
         y /= np.abs(y).max()
         clicks = np.zeros(m)
@@ -72,8 +73,10 @@ def test_phase_route_exact(setup):
     assert snr_db(fe.resynthesize(spec, ones), y).min() >= 90
     assert float(fe.resynthesize(spec, torch.zeros_like(ones)).abs().max()) == 0.0
     gen = torch.Generator().manual_seed(0)
-    for mask in (torch.rand(ones.shape, generator=gen),
-                 (torch.rand(ones.shape, generator=gen) > 0.7).float()):
+    for mask in (
+        torch.rand(ones.shape, generator=gen),
+        (torch.rand(ones.shape, generator=gen) > 0.7).float(),
+    ):
         total = fe.resynthesize(spec, mask) + fe.resynthesize(spec, 1 - mask)
         assert snr_db(total, y).min() >= 90
 
@@ -133,8 +136,9 @@ def test_nnls_beats_pseudo_inverse_and_matches_librosa():
     assert float(ours.min()) >= 0
     res = [float(torch.linalg.vector_norm(fb @ X - M)) for X in (pinv, ours)]
     assert res[1] < res[0]
-    ref = librosa.feature.inverse.mel_to_stft(M[0].numpy(), sr=16000, n_fft=512, power=1.0,
-                                              fmin=50, fmax=8000, norm="slaney", htk=False)
+    ref = librosa.feature.inverse.mel_to_stft(
+        M[0].numpy(), sr=16000, n_fft=512, power=1.0, fmin=50, fmax=8000, norm="slaney", htk=False
+    )
     res_lib = float(np.linalg.norm(fb[:, :].numpy() @ ref - M[0].numpy()))
     assert res[1] <= 2.0 * res_lib + 1e-12 * float(torch.linalg.vector_norm(M))
 
@@ -145,18 +149,30 @@ def test_griffinlim_at_least_as_good_as_librosa():
     mag = fe.analyze(y).mag
     for n_iter in (3, 12):
         for init in ("zeros", "random"):
-            kw = dict(n_iter=n_iter, hop_length=256, win_length=512, n_fft=512, window="hann",
-                      center=True, pad_mode="constant", length=y.shape[1], momentum=0.99)
+            kw = dict(
+                n_iter=n_iter,
+                hop_length=256,
+                win_length=512,
+                n_fft=512,
+                window="hann",
+                center=True,
+                pad_mode="constant",
+                length=y.shape[1],
+                momentum=0.99,
+            )
             if init == "zeros":
                 ours = griffinlim(fe, mag, length=y.shape[1], n_iter=n_iter, init="zeros")
                 ref = [librosa.griffinlim(m.numpy(), init=None, **kw) for m in mag]
             else:  # librosa's own random draw, given to both
-                phase = np.stack([2 * np.pi * np.random.RandomState(7).random(m.shape)
-                                  for m in mag])
-                ours = griffinlim(fe, mag, length=y.shape[1], n_iter=n_iter,
-                                  init=torch.from_numpy(phase))
-                ref = [librosa.griffinlim(m.numpy(), init="random", random_state=7, **kw)
-                       for m in mag]
+                phase = np.stack(
+                    [2 * np.pi * np.random.RandomState(7).random(m.shape) for m in mag]
+                )
+                ours = griffinlim(
+                    fe, mag, length=y.shape[1], n_iter=n_iter, init=torch.from_numpy(phase)
+                )
+                ref = [
+                    librosa.griffinlim(m.numpy(), init="random", random_state=7, **kw) for m in mag
+                ]
             sc_ours = spectral_convergence(fe, ours, mag)
             sc_ref = spectral_convergence(fe, torch.from_numpy(np.stack(ref)), mag)
             assert torch.all(sc_ours <= sc_ref * (1 + 1e-4)), (n_iter, init, sc_ours, sc_ref)
@@ -165,8 +181,9 @@ def test_griffinlim_at_least_as_good_as_librosa():
     b = griffinlim(fe, mag, length=y.shape[1], n_iter=20, seed=1)
     assert torch.all(spectral_convergence(fe, b, mag) < spectral_convergence(fe, a, mag))
     one = griffinlim(fe, mag[1:], length=y.shape[1], n_iter=5, init="zeros")
-    torch.testing.assert_close(one, griffinlim(fe, mag, length=y.shape[1], n_iter=5,
-                                                init="zeros")[1:])
+    torch.testing.assert_close(
+        one, griffinlim(fe, mag, length=y.shape[1], n_iter=5, init="zeros")[1:]
+    )
 
 
 def test_griffinlim_route(setup):
@@ -228,8 +245,15 @@ def test_bad_input():
             fe.resynthesize(spec, mask)
     with pytest.raises(ParameterError, match="route"):
         fe.resynthesize(spec, ones, route="istft")
-    nan_spec = type(spec)(spec.features.clone().fill_(float("nan")), spec.db, spec.stft,
-                          spec.mag, spec.length, spec.sr, spec.config)
+    nan_spec = type(spec)(
+        spec.features.clone().fill_(float("nan")),
+        spec.db,
+        spec.stft,
+        spec.mag,
+        spec.length,
+        spec.sr,
+        spec.config,
+    )
     with pytest.raises(ParameterError, match="NaN"):
         fe.resynthesize(nan_spec, ones)
     other = build_frontend(FrontendConfig(sr=22050, fmax=8000))
@@ -237,9 +261,14 @@ def test_bad_input():
         other.resynthesize(spec, ones)
     with pytest.raises(ParameterError, match="different frontend"):
         build_frontend(FrontendConfig(kind="stft")).resynthesize(spec, ones)
-    for rect in [dict(freq_bins=(5, 5), frames=(0, 10)), dict(freq_bins=(0, 65), frames=(0, 1)),
-                 dict(freq_bins=(0, 1), frames=(-1, 3)), dict(freq_bins="low", frames=(0, 1)),
-                 dict(freq_bins=(0.5, 3), frames=(0, 1)), dict(freq_bins=(0, 3, 5), frames=(0, 1))]:
+    for rect in [
+        dict(freq_bins=(5, 5), frames=(0, 10)),
+        dict(freq_bins=(0, 65), frames=(0, 1)),
+        dict(freq_bins=(0, 1), frames=(-1, 3)),
+        dict(freq_bins="low", frames=(0, 1)),
+        dict(freq_bins=(0.5, 3), frames=(0, 1)),
+        dict(freq_bins=(0, 3, 5), frames=(0, 1)),
+    ]:
         with pytest.raises(ParameterError):
             fe.rect_audio(spec, **rect)
     with pytest.raises(ParameterError):

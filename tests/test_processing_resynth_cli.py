@@ -37,17 +37,50 @@ def test_config_file_and_routes(stereo_44k, tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("data: {root: x}\nfrontend:\n  kind: mel\n  sr: 8000\n  fmax: 4000\n")
     out = tmp_path / "out.wav"
-    assert main(["resynth", "--audio", str(stereo_44k), "--out", str(out), "--config", str(cfg),
-                 "--frontend", "stft", "--route", "paper"]) == 0
+    assert (
+        main(
+            [
+                "resynth",
+                "--audio",
+                str(stereo_44k),
+                "--out",
+                str(out),
+                "--config",
+                str(cfg),
+                "--frontend",
+                "stft",
+                "--route",
+                "paper",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "log-stft" in text and "8000 Hz" in text and _snr(text) >= 60
     bare = tmp_path / "bare.yaml"
     bare.write_text("kind: mel\nn_mels: 32\n")
-    assert main(["resynth", "--audio", str(stereo_44k), "--out", str(out), "--config", str(bare),
-                 "--route", "griffinlim", "--n-iter", "4"]) == 0
+    assert (
+        main(
+            [
+                "resynth",
+                "--audio",
+                str(stereo_44k),
+                "--out",
+                str(out),
+                "--config",
+                str(bare),
+                "--route",
+                "griffinlim",
+                "--n-iter",
+                "4",
+            ]
+        )
+        == 0
+    )
     assert "32 mels" in capsys.readouterr().out
     bad = tmp_path / "bad.yaml"
     bad.write_text("frontend: {kind: mel, nmels: 32}\n")
-    assert main(["resynth", "--audio", str(stereo_44k), "--out", str(out),
-                 "--config", str(bad)]) == 2
+    assert (
+        main(["resynth", "--audio", str(stereo_44k), "--out", str(out), "--config", str(bad)]) == 2
+    )
     assert "nmels" in capsys.readouterr().err

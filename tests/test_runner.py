@@ -49,8 +49,12 @@ def test_grid_completes_and_writes_the_paper_layout(tiny, tmp_path):
                 assert sorted(p.stem for p in (folder / "csvs").glob("*.csv")) == sorted(cfg.masks)
                 assert len(list((folder / "attributions").glob("batch_*.npz"))) == 2
     per_mask = read_csv(out / "mel" / "lime_white" / "csvs" / "bin.csv")
-    sel = df[(df.model == "mel") & (df.method == "lime") & (df.condition == "white")
-             & (df["mask"] == "bin")]
+    sel = df[
+        (df.model == "mel")
+        & (df.method == "lime")
+        & (df.condition == "white")
+        & (df["mask"] == "bin")
+    ]
     np.testing.assert_array_equal(per_mask["FF"].to_numpy(), sel["FF"].to_numpy())
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 0 and manifest["versions"]["torch"] == torch.__version__
@@ -64,13 +68,25 @@ def test_grid_completes_and_writes_the_paper_layout(tiny, tmp_path):
 
 
 def test_resume_after_sigkill_equals_uninterrupted_run(tiny, tmp_path):
-    over = tiny.overrides(tmp_path / "unused", models={"mel": tiny.models["mel"]},
-                          methods={"saliency": {}, "lime": {"n_samples": 8, "segmentation": "grid"}})
+    over = tiny.overrides(
+        tmp_path / "unused",
+        models={"mel": tiny.models["mel"]},
+        methods={"saliency": {}, "lime": {"n_samples": 8, "segmentation": "grid"}},
+    )
     cfg = load_experiment(None, over)
     cfg_path = tmp_path / "grid.yaml"
     save_yaml(cfg, cfg_path)
-    cmd = [sys.executable, "-m", "audiointerp", "run", "--config", str(cfg_path),
-           "--out", str(tmp_path / "resumed"), "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "audiointerp",
+        "run",
+        "--config",
+        str(cfg_path),
+        "--out",
+        str(tmp_path / "resumed"),
+        "--no-progress",
+    ]
     env = {**os.environ, KILL_AFTER_UNITS_ENV: "3", "PYTHONPATH": str(ROOT)}
     killed = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
@@ -81,8 +97,9 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tiny, tmp_path):
     assert done.returncode == 0, done.stderr
     resumed = read_csv(tmp_path / "resumed" / "results.csv")
 
-    straight = run_experiment(load_experiment(cfg_path, {"output": str(tmp_path / "straight")}),
-                              progress=False).table
+    straight = run_experiment(
+        load_experiment(cfg_path, {"output": str(tmp_path / "straight")}), progress=False
+    ).table
     assert len(resumed) == len(straight) == 2 * 2 * 5 * 4
     assert not resumed.duplicated(["model", "condition", "method", "mask", "id"]).any()
     pd.testing.assert_frame_equal(resumed, straight)
@@ -95,17 +112,25 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tiny, tmp_path):
 
 
 def test_stochastic_methods_are_seeded_per_clip_not_per_batch(tiny, tmp_path):
-    over = dict(models={"mel": tiny.models["mel"]}, conditions=["clean"],
-                methods={"lime": {"n_samples": 8, "segmentation": "grid"}}, masks=["minmax", "topK_30"])
-    a = run_experiment(load_experiment(None, tiny.overrides(tmp_path / "a", batch_size=4, **over)),
-                       progress=False).table
-    b = run_experiment(load_experiment(None, tiny.overrides(tmp_path / "b", batch_size=1, **over)),
-                       progress=False).table
+    over = dict(
+        models={"mel": tiny.models["mel"]},
+        conditions=["clean"],
+        methods={"lime": {"n_samples": 8, "segmentation": "grid"}},
+        masks=["minmax", "topK_30"],
+    )
+    a = run_experiment(
+        load_experiment(None, tiny.overrides(tmp_path / "a", batch_size=4, **over)), progress=False
+    ).table
+    b = run_experiment(
+        load_experiment(None, tiny.overrides(tmp_path / "b", batch_size=1, **over)), progress=False
+    ).table
     keys = ["model", "condition", "method", "mask", "id"]  # row order follows the batching
-    pd.testing.assert_frame_equal(a.sort_values(keys, ignore_index=True),
-                                  b.sort_values(keys, ignore_index=True), rtol=1e-4)
-    c = run_experiment(load_experiment(None, tiny.overrides(tmp_path / "c", seed=7, **over)),
-                       progress=False).table
+    pd.testing.assert_frame_equal(
+        a.sort_values(keys, ignore_index=True), b.sort_values(keys, ignore_index=True), rtol=1e-4
+    )
+    c = run_experiment(
+        load_experiment(None, tiny.overrides(tmp_path / "c", seed=7, **over)), progress=False
+    ).table
     assert not np.allclose(a["SPS"], c["SPS"])  # another seed draws other LIME samples
 
 
@@ -116,8 +141,13 @@ def test_batched_masked_evaluation_equals_one_pass_per_variant():
     model = build_model("cnn6", num_classes=4, num_bins=16, width=0.125).eval()
     x = torch.randn(3, 1, 16, 24) * 10 - 40
     m1 = (torch.rand(3, 1, 16, 24) > 0.5).float()
-    masks = {"a": m1, "b": m1.clone(), "c": torch.rand(3, 1, 16, 24), "ones": torch.ones_like(m1),
-             "zeros": torch.zeros_like(m1)}
+    masks = {
+        "a": m1,
+        "b": m1.clone(),
+        "c": torch.rand(3, 1, 16, 24),
+        "ones": torch.ones_like(m1),
+        "zeros": torch.zeros_like(m1),
+    }
     probs = predict_probs(model, x, 8)
     fast, counts = evaluate_masks(model, x, probs, masks, base=-100.0, max_batch=5)
     slow = evaluate_masks_naive(model, x, masks, base=-100.0)
@@ -139,10 +169,14 @@ def test_select_clips_is_class_balanced_seeded_and_nested():
 
 
 def test_overrides_and_config_errors(tmp_path):
-    over = parse_overrides(["data.n_clips=8", "conditions=[clean, room]",
-                            "methods.lime.n_samples=50"])
-    assert over == {"data.n_clips": 8, "conditions": ["clean", "room"],
-                    "methods.lime.n_samples": 50}
+    over = parse_overrides(
+        ["data.n_clips=8", "conditions=[clean, room]", "methods.lime.n_samples=50"]
+    )
+    assert over == {
+        "data.n_clips": 8,
+        "conditions": ["clean", "room"],
+        "methods.lime.n_samples": 50,
+    }
     cfg = load_experiment(None, {**over, "methods": {"lime": {"n_samples": 50}}})
     assert cfg.data.n_clips == 8 and cfg.conditions == ("clean", "room")
     with pytest.raises(ParameterError, match="key=value"):
@@ -150,5 +184,6 @@ def test_overrides_and_config_errors(tmp_path):
     with pytest.raises(ParameterError, match="unknown key"):
         load_experiment(None, {"data.n_clip": 3})
     assert load_experiment(None, {"seed": 1}).fingerprint() != load_experiment(None).fingerprint()
-    assert (load_experiment(None, {"output": "x"}).fingerprint()
-            == load_experiment(None).fingerprint())
+    assert (
+        load_experiment(None, {"output": "x"}).fingerprint() == load_experiment(None).fingerprint()
+    )

@@ -18,13 +18,29 @@ def _rows(model="mel", condition="clean", method="saliency", ids=("a", "b"), mas
     out = []
     for mask in masks:
         for i in ids:
-            out.append({
-                "model": model, "condition": condition, "method": method, "mask": mask, "id": i,
-                "label": 1, "category": "dog", "prediction": 1, "correct": True,
-                "p": rng.random(), "p_in": 1 / 3, "p_out": rng.random() * 1e-9,
-                "FF": 0.1, "AI": 100.0, "AD": 0.0, "AG": 12.5, "FidIn": 1.0, "SPS": 0.3,
-                "COMP": 7.25,
-            })
+            out.append(
+                {
+                    "model": model,
+                    "condition": condition,
+                    "method": method,
+                    "mask": mask,
+                    "id": i,
+                    "label": 1,
+                    "category": "dog",
+                    "prediction": 1,
+                    "correct": True,
+                    "p": rng.random(),
+                    "p_in": 1 / 3,
+                    "p_out": rng.random() * 1e-9,
+                    "FF": 0.1,
+                    "AI": 100.0,
+                    "AD": 0.0,
+                    "AG": 12.5,
+                    "FidIn": 1.0,
+                    "SPS": 0.3,
+                    "COMP": 7.25,
+                }
+            )
     return pd.DataFrame(out)
 
 

@@ -43,18 +43,33 @@ def fake_results(
                         s = shift.get(method, 0.0) + 0.1 * k
                         noise = rng.normal(0, 0.05, 11)
                         label = i % 3
-                        row = dict(model=model, condition=condition, method=method, mask=mask,
-                                   id=f"clip-{i}", label=label, prediction=label if i % 4 else 2 - label,
-                                   p=0.8, p_in=0.6, p_out=0.3,
-                                   FF=0.2 + 0.2 * s + noise[0], AI=30 + 20 * s + 10 * noise[1],
-                                   AD=40 - 20 * s + 10 * noise[2], AG=10 + 10 * s + 10 * noise[3],
-                                   FidIn=0.5 + 0.3 * s + noise[4], SPS=0.4 + 0.2 * s + noise[5],
-                                   COMP=8 - 2 * s + noise[6])
+                        row = dict(
+                            model=model,
+                            condition=condition,
+                            method=method,
+                            mask=mask,
+                            id=f"clip-{i}",
+                            label=label,
+                            prediction=label if i % 4 else 2 - label,
+                            p=0.8,
+                            p_in=0.6,
+                            p_out=0.3,
+                            FF=0.2 + 0.2 * s + noise[0],
+                            AI=30 + 20 * s + 10 * noise[1],
+                            AD=40 - 20 * s + 10 * noise[2],
+                            AG=10 + 10 * s + 10 * noise[3],
+                            FidIn=0.5 + 0.3 * s + noise[4],
+                            SPS=0.4 + 0.2 * s + noise[5],
+                            COMP=8 - 2 * s + noise[6],
+                        )
                         row["correct"] = row["label"] == row["prediction"]
                         if stems:
-                            row.update(loc_auc=0.6 + 0.2 * s + noise[7],
-                                       relevance_mass=0.3 + 0.2 * s + noise[8],
-                                       si_sdr=2 + 3 * s + noise[9], si_sdri=1 + 3 * s + noise[10])
+                            row.update(
+                                loc_auc=0.6 + 0.2 * s + noise[7],
+                                relevance_mass=0.3 + 0.2 * s + noise[8],
+                                si_sdr=2 + 3 * s + noise[9],
+                                si_sdri=1 + 3 * s + noise[10],
+                            )
                         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -76,7 +91,9 @@ def test_per_mask_table_shape_markers_and_significance():
 
 def test_null_difference_is_not_significant():
     # Only saliency and lime: drawn from the same distribution, no planted difference.
-    df = prepare_results(fake_results(methods=("saliency", "lime"), n_clips=40, conditions=("clean",)))
+    df = prepare_results(
+        fake_results(methods=("saliency", "lime"), n_clips=40, conditions=("clean",))
+    )
     t = metric_table(df, block=("model", "condition", "mask"), row="method", n_resamples=200)
     best = t.cells[t.cells["best"]]
     assert len(best) == len(MASKS) * len(METRICS)
@@ -126,7 +143,9 @@ def test_load_results_from_paper_layout(tmp_path):
     for mask, group in df.groupby("mask"):
         d = tmp_path / "mel" / "saliency_clean" / "csvs"
         d.mkdir(parents=True, exist_ok=True)
-        group.drop(columns=["model", "method", "condition", "mask"]).to_csv(d / f"{mask}.csv", index=False)
+        group.drop(columns=["model", "method", "condition", "mask"]).to_csv(
+            d / f"{mask}.csv", index=False
+        )
     loaded = load_results(tmp_path)
     assert len(loaded) == len(df) and set(loaded["mask"]) == set(MASKS)
     assert set(loaded["model"]) == {"mel"} and set(loaded["condition"]) == {"clean"}
@@ -137,7 +156,14 @@ def test_write_tables_exports_csv_latex_html(tmp_path):
     df.to_csv(tmp_path / "results.csv", index=False)
     out = write_tables(tmp_path, tmp_path / "supp", n_resamples=100)
     names = {p.name for p in out.files}
-    for name in ("per_method", "per_mask", "correctness", "per_condition", "summary", "ground_truth"):
+    for name in (
+        "per_method",
+        "per_mask",
+        "correctness",
+        "per_condition",
+        "summary",
+        "ground_truth",
+    ):
         assert {f"{name}.csv", f"{name}_formatted.csv", f"{name}.tex"} <= names
     page = out.html.read_text()
     assert page.startswith("<!DOCTYPE html>") and "font-weight: bold" in page
@@ -154,7 +180,8 @@ def test_write_tables_exports_csv_latex_html(tmp_path):
 def test_sanity_csv_is_used_when_present(tmp_path):
     fake_results(stems=False).to_csv(tmp_path / "results.csv", index=False)
     pd.DataFrame({"method": ["saliency"], "rank_correlation": [0.1], "passed": [True]}).to_csv(
-        tmp_path / "sanity.csv", index=False)
+        tmp_path / "sanity.csv", index=False
+    )
     out = write_tables(tmp_path, tmp_path / "supp", n_resamples=20)
     assert "ground_truth" not in out.tables
     assert list(out.sanity.columns) == ["method", "rank_correlation", "passed"]
@@ -164,7 +191,9 @@ def test_ties_share_marks_and_a_constant_column_gets_none():
     df = fake_results(conditions=("clean",))
     df["AI"] = 100.0  # every method at 100 %: nothing is best or worst
     df.loc[df["method"] == "lime", "FidIn"] = df.loc[df["method"] == "gradcam", "FidIn"].to_numpy()
-    t = metric_table(prepare_results(df), block=("model", "condition", "mask"), row="method", n_resamples=50)
+    t = metric_table(
+        prepare_results(df), block=("model", "condition", "mask"), row="method", n_resamples=50
+    )
     ai = t.cells[t.cells["metric"] == "AI"]
     assert not ai["best"].any() and not ai["worst"].any()
     fid = t.cells[(t.cells["metric"] == "FidIn") & (t.cells["mask"] == "minmax")]
@@ -177,8 +206,23 @@ def test_tables_command(tmp_path, capsys):
     from audiointerp.cli import main
 
     fake_results().to_csv(tmp_path / "results.csv", index=False)
-    assert main(["tables", "--results", str(tmp_path), "--out", str(tmp_path / "s"),
-                 "--n-resamples", "20", "--methods", "saliency", "gradcam"]) == 0
+    assert (
+        main(
+            [
+                "tables",
+                "--results",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "s"),
+                "--n-resamples",
+                "20",
+                "--methods",
+                "saliency",
+                "gradcam",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "Summary" in out and "tables.html" in out and "lime" not in out
     assert main(["tables", "--results", str(tmp_path / "missing")]) == 2

@@ -18,14 +18,25 @@ DEFAULT_CONFIG = ROOT / "configs" / "experiment_default.yaml"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default="data/synth", help="benchmark folder (generated if missing)")
+    parser.add_argument(
+        "--data", default="data/synth", help="benchmark folder (generated if missing)"
+    )
     parser.add_argument("--out", default="results", help="results root")
-    parser.add_argument("--supplementary", default="supplementary",
-                        help="folder for the tables, the figure and the listening page")
+    parser.add_argument(
+        "--supplementary",
+        default="supplementary",
+        help="folder for the tables, the figure and the listening page",
+    )
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="the demo grid")
     parser.add_argument("--noises", default=None, help="noise folder (default: the config's)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a grid field, e.g. --set data.n_clips=20")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a grid field, e.g. --set data.n_clips=20",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -40,8 +51,10 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_experiment(args.config, overrides)
     t0 = time.perf_counter()
     report = run_demo(cfg, supplementary=args.supplementary, progress=not args.no_progress)
-    print(f"\naudiointerp demo finished in {time.perf_counter() - t0:.0f} s "
-          f"(peak memory {report['peak_rss_mb']:.0f} MiB)")
+    print(
+        f"\naudiointerp demo finished in {time.perf_counter() - t0:.0f} s "
+        f"(peak memory {report['peak_rss_mb']:.0f} MiB)"
+    )
     width = max(len(k) for k in report["paths"])
     for what, where in report["paths"].items():
         print(f"  {what:<{width}}  {where}")

@@ -17,16 +17,31 @@ HELP = "resynthesize an audio file through a frontend (all-ones mask) and report
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audio", required=True, help="input audio file (any soundfile format)")
     parser.add_argument("--out", required=True, help="output WAV file (32-bit float)")
-    parser.add_argument("--frontend", choices=["stft", "mel"], default=None,
-                        help="frontend kind (default: the config's, else mel)")
-    parser.add_argument("--config", default=None,
-                        help="YAML with a `frontend:` section, or a bare frontend mapping "
-                             "(default: the embedded 16 kHz log-mel/log-STFT frontend)")
-    parser.add_argument("--route", choices=["phase", "paper", "griffinlim"], default="phase",
-                        help="inversion route (default: phase)")
+    parser.add_argument(
+        "--frontend",
+        choices=["stft", "mel"],
+        default=None,
+        help="frontend kind (default: the config's, else mel)",
+    )
+    parser.add_argument(
+        "--config",
+        default=None,
+        help="YAML with a `frontend:` section, or a bare frontend mapping "
+        "(default: the embedded 16 kHz log-mel/log-STFT frontend)",
+    )
+    parser.add_argument(
+        "--route",
+        choices=["phase", "paper", "griffinlim"],
+        default="phase",
+        help="inversion route (default: phase)",
+    )
     parser.add_argument("--n-iter", type=int, default=32, help="Griffin-Lim iterations (32)")
-    parser.add_argument("--duration", type=float, default=None,
-                        help="crop or pad to this many seconds (default: whole file)")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="crop or pad to this many seconds (default: whole file)",
+    )
 
 
 def frontend_config(config_path: str | None, kind: str | None):
@@ -62,19 +77,26 @@ def run(args: argparse.Namespace) -> int:
     y = load_audio(args.audio, sr=cfg.sr, duration_s=args.duration, normalize=False)
     wave = torch.from_numpy(np.ascontiguousarray(y))[None]
     spec = frontend.analyze(wave)
-    out = frontend.resynthesize(spec, torch.ones_like(spec.features), route=args.route,
-                                n_iter=args.n_iter)
+    out = frontend.resynthesize(
+        spec, torch.ones_like(spec.features), route=args.route, n_iter=args.n_iter
+    )
     snr = float(snr_db(out, wave)[0])
     sc = float(spectral_convergence(frontend, out, spec.mag)[0])
     path = write_audio(Path(args.out), out[0].numpy(), cfg.sr, subtype="FLOAT")
 
     mel = f", {cfg.n_mels} mels {cfg.fmin:g}-{cfg.fmax:g} Hz" if cfg.kind == "mel" else ""
-    print(f"input                 {args.audio}: {wave.shape[1]} samples, "
-          f"{wave.shape[1] / cfg.sr:.2f} s at {cfg.sr} Hz")
-    print(f"frontend              {cfg.name}: n_fft {cfg.n_fft}, win {cfg.win_length}, "
-          f"hop {cfg.hop_length}{mel}; features {frontend.n_bins} x {spec.n_frames}")
-    print(f"route                 {args.route}" +
-          (f" ({args.n_iter} iterations)" if args.route == "griffinlim" else ""))
+    print(
+        f"input                 {args.audio}: {wave.shape[1]} samples, "
+        f"{wave.shape[1] / cfg.sr:.2f} s at {cfg.sr} Hz"
+    )
+    print(
+        f"frontend              {cfg.name}: n_fft {cfg.n_fft}, win {cfg.win_length}, "
+        f"hop {cfg.hop_length}{mel}; features {frontend.n_bins} x {spec.n_frames}"
+    )
+    print(
+        f"route                 {args.route}"
+        + (f" ({args.n_iter} iterations)" if args.route == "griffinlim" else "")
+    )
     print(f"SNR                   {snr:.1f} dB (output waveform vs input)")
     print(f"spectral convergence  {sc:.3g} (|| |STFT(out)| - |STFT(in)| || / || |STFT(in)| ||)")
     print(f"wrote                 {path}")

@@ -8,10 +8,18 @@ HELP = "run an experiment grid (models x conditions x methods x masks) and write
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="experiment YAML, e.g. configs/experiment_default.yaml")
-    parser.add_argument("--out", default=None, help="results root (overrides the config's `output`)")
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--config", required=True, help="experiment YAML, e.g. configs/experiment_default.yaml"
+    )
+    parser.add_argument(
+        "--out", default=None, help="results root (overrides the config's `output`)"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override a config field (dotted, YAML value), e.g. --set data.n_clips=8 "
         "--set conditions=[clean] --set methods.lime.n_samples=100; repeatable",
     )
@@ -30,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
     m = result.manifest
     print(f"{len(result.table)} rows ({m['n_clips']} clips) -> {result.output / 'results.csv'}")
     print(f"per-mask CSVs: {result.output}/<model>/<method>_<condition>/csvs/<mask>.csv")
-    print(f"manifest: {result.output / 'manifest.json'} "
-          f"(wall {m['total_wall_s']:.1f} s, peak memory {m['peak_rss_mb']:.0f} MiB)")
+    print(
+        f"manifest: {result.output / 'manifest.json'} "
+        f"(wall {m['total_wall_s']:.1f} s, peak memory {m['peak_rss_mb']:.0f} MiB)"
+    )
     return 0

@@ -8,18 +8,38 @@ HELP = "render the paper's tables (mean, 95 percent bootstrap CI, best/worst, pa
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--results", default="results",
-                        help="results folder of `audiointerp run` (or its results.csv)")
-    parser.add_argument("--out", default="supplementary", help="output folder (default: supplementary)")
+    parser.add_argument(
+        "--results",
+        default="results",
+        help="results folder of `audiointerp run` (or its results.csv)",
+    )
+    parser.add_argument(
+        "--out", default="supplementary", help="output folder (default: supplementary)"
+    )
     for key in ("models", "conditions", "methods", "masks"):
-        parser.add_argument(f"--{key}", nargs="+", default=None, metavar=key[:-1].upper(),
-                            help=f"keep only these {key} (default: all in the results)")
-    parser.add_argument("--n-resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+        parser.add_argument(
+            f"--{key}",
+            nargs="+",
+            default=None,
+            metavar=key[:-1].upper(),
+            help=f"keep only these {key} (default: all in the results)",
+        )
+    parser.add_argument(
+        "--n-resamples", type=int, default=1000, help="bootstrap resamples (default 1000)"
+    )
     parser.add_argument("--confidence", type=float, default=0.95, help="CI coverage (default 0.95)")
-    parser.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
-    parser.add_argument("--test", choices=("wilcoxon", "permutation"), default="wilcoxon",
-                        help="paired test of best vs runner-up over clip ids (default wilcoxon)")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap/permutation seed (default 0)")
+    parser.add_argument(
+        "--alpha", type=float, default=0.05, help="significance level (default 0.05)"
+    )
+    parser.add_argument(
+        "--test",
+        choices=("wilcoxon", "permutation"),
+        default="wilcoxon",
+        help="paired test of best vs runner-up over clip ids (default wilcoxon)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="bootstrap/permutation seed (default 0)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,14 +47,24 @@ def run(args: argparse.Namespace) -> int:
     from audiointerp.experiments.tables import write_tables
 
     out = write_tables(
-        args.results, args.out, models=args.models, conditions=args.conditions,
-        methods=args.methods, masks=args.masks, n_resamples=args.n_resamples,
-        confidence=args.confidence, alpha=args.alpha, test=args.test, seed=args.seed,
+        args.results,
+        args.out,
+        models=args.models,
+        conditions=args.conditions,
+        methods=args.methods,
+        masks=args.masks,
+        n_resamples=args.n_resamples,
+        confidence=args.confidence,
+        alpha=args.alpha,
+        test=args.test,
+        seed=args.seed,
     )
     text, _, _ = tablefmt.format_table(out.tables["summary"], markers=True)
     print("Summary (each method at its best mask; ▲ best, ▼ worst, * significant):")
     print(text.to_string())
-    print(f"\n{len(out.files)} files: {out.html.parent / 'tables'}/<table>.{{csv,tex}}, "
-          f"<table>_formatted.csv")
+    print(
+        f"\n{len(out.files)} files: {out.html.parent / 'tables'}/<table>.{{csv,tex}}, "
+        f"<table>_formatted.csv"
+    )
     print(f"HTML page: {out.html}")
     return 0

@@ -123,8 +123,14 @@ def prepare_batch(
     with timer("predict"):
         probs = predict_probs(model, features, max_batch)
     out = PreparedBatch(
-        ids=ids, labels=labels, categories=categories, spec=spec, features=features,
-        probs=probs, prediction=probs.argmax(dim=-1), waves=wave_t,
+        ids=ids,
+        labels=labels,
+        categories=categories,
+        spec=spec,
+        features=features,
+        probs=probs,
+        prediction=probs.argmax(dim=-1),
+        waves=wave_t,
     )
     if target is not None and background is not None:
         from audiointerp.processing.ground_truth import ideal_mask

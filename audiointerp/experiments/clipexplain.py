@@ -130,12 +130,24 @@ def analyze_clip(
     with torch.no_grad():  # not inference_mode: gradient methods need ordinary tensors
         spec = frontend.analyze(torch.from_numpy(wave)[None].to(device))
         probs = model(spec.features).float().softmax(-1)[0].cpu().numpy()
-    return ClipAnalysis(clip_id, wave, int(frontend.sr), spec, probs, int(probs.argmax()),
-                        list(classes), None if label is None else int(label))
+    return ClipAnalysis(
+        clip_id,
+        wave,
+        int(frontend.sr),
+        spec,
+        probs,
+        int(probs.argmax()),
+        list(classes),
+        None if label is None else int(label),
+    )
 
 
 def build_method(
-    name: str, model: nn.Module, options: Mapping[str, Any] | None = None, *, seed: int | None = None
+    name: str,
+    model: nn.Module,
+    options: Mapping[str, Any] | None = None,
+    *,
+    seed: int | None = None,
 ) -> Any:
     """``get_method(name, **options)`` with Grad-CAM's layer from the model and the seed set.
 
@@ -154,7 +166,9 @@ def build_method(
     return get_method(name, **options)
 
 
-def grid_rectangle(attribution: np.ndarray, *, n_freq: int, n_time: int) -> tuple[tuple[int, int], tuple[int, int]]:
+def grid_rectangle(
+    attribution: np.ndarray, *, n_freq: int, n_time: int
+) -> tuple[tuple[int, int], tuple[int, int]]:
     """The cell of an ``n_freq x n_time`` grid with the largest mean attribution.
 
     Parameters
@@ -172,7 +186,9 @@ def grid_rectangle(attribution: np.ndarray, *, n_freq: int, n_time: int) -> tupl
 
     f_edges = grid_edges(attribution.shape[0], n_freq, name="n_freq")
     t_edges = grid_edges(attribution.shape[1], n_time, name="n_time")
-    means = np.add.reduceat(np.add.reduceat(attribution, f_edges[:-1], axis=0), t_edges[:-1], axis=1)
+    means = np.add.reduceat(
+        np.add.reduceat(attribution, f_edges[:-1], axis=0), t_edges[:-1], axis=1
+    )
     means = means / np.outer(np.diff(f_edges), np.diff(t_edges))
     i, j = np.unravel_index(int(np.argmax(means)), means.shape)
     return (int(f_edges[i]), int(f_edges[i + 1])), (int(t_edges[j]), int(t_edges[j + 1]))
@@ -246,7 +262,9 @@ def explain_clip(
     outs = torch.cat([apply_mask(x, 1 - built[m], base) for m in masks])
     with torch.inference_mode():
         probs = model(torch.cat([ins, outs])).float().softmax(-1).cpu().numpy()
-        rect_audio = frontend.rect_audio(clip.spec, freq_bins=rect[0], frames=rect[1])[0].cpu().numpy()
+        rect_audio = (
+            frontend.rect_audio(clip.spec, freq_bins=rect[0], frames=rect[1])[0].cpu().numpy()
+        )
     k = len(masks)
     p = np.repeat(clip.probs[None], k, axis=0)
     target_np = np.full(k, clip.prediction)
@@ -257,17 +275,28 @@ def explain_clip(
     for i, name in enumerate(masks):
         with torch.inference_mode():
             audio_in = frontend.resynthesize(clip.spec, built[name], route=route)[0].cpu().numpy()
-            audio_out = frontend.resynthesize(clip.spec, 1 - built[name], route=route)[0].cpu().numpy()
-        values = {"p": float(clip.probs[clip.prediction]), "p_in": float(probs[i, clip.prediction]),
-                  "p_out": float(probs[k + i, clip.prediction])}
+            audio_out = (
+                frontend.resynthesize(clip.spec, 1 - built[name], route=route)[0].cpu().numpy()
+            )
+        values = {
+            "p": float(clip.probs[clip.prediction]),
+            "p_in": float(probs[i, clip.prediction]),
+            "p_out": float(probs[k + i, clip.prediction]),
+        }
         values.update({key: float(np.asarray(v).reshape(-1)[i]) for key, v in fid.items()})
         values["SPS"] = float(np.asarray(sps).reshape(-1)[i])
         values["COMP"] = float(np.asarray(comp).reshape(-1)[i])
         out[name] = Explanation(
-            method=method, mask_name=name, attribution=A[0, 0].cpu().numpy(),
-            mask=built[name][0, 0].cpu().numpy(), masked_in=ins[i, 0].cpu().numpy(),
-            masked_out=outs[i, 0].cpu().numpy(), audio_in=audio_in.astype(np.float32),
-            audio_out=audio_out.astype(np.float32), metrics=values, rect=rect,
+            method=method,
+            mask_name=name,
+            attribution=A[0, 0].cpu().numpy(),
+            mask=built[name][0, 0].cpu().numpy(),
+            masked_in=ins[i, 0].cpu().numpy(),
+            masked_out=outs[i, 0].cpu().numpy(),
+            audio_in=audio_in.astype(np.float32),
+            audio_out=audio_out.astype(np.float32),
+            metrics=values,
+            rect=rect,
             rect_audio=rect_audio.astype(np.float32),
             options={k2: v for k2, v in options.items() if k2 != "background"},
         )

@@ -162,8 +162,14 @@ class ExperimentConfig:
         Result units are stored under this hash, so a changed grid never mixes with old units.
         """
         d = to_dict(self)
-        for key in ("output", "device", "max_forward_batch", "name", "sanity_clips",
-                    "sanity_methods"):
+        for key in (
+            "output",
+            "device",
+            "max_forward_batch",
+            "name",
+            "sanity_clips",
+            "sanity_methods",
+        ):
             d.pop(key, None)
         blob = json.dumps(d, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
@@ -295,7 +301,9 @@ def notebook_config(
         unknown = sorted(set(methods) - set(cfg.methods))
         if unknown:
             raise ParameterError(f"methods {unknown} are not in {config} ({sorted(cfg.methods)})")
-        cfg = replace(cfg, methods={m: cfg.methods[m] for m in methods},
-                      sanity_methods=tuple(m for m in (cfg.sanity_methods or ()) if m in methods)
-                      or None)
+        cfg = replace(
+            cfg,
+            methods={m: cfg.methods[m] for m in methods},
+            sanity_methods=tuple(m for m in (cfg.sanity_methods or ()) if m in methods) or None,
+        )
     return cfg

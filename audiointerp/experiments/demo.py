@@ -167,8 +167,13 @@ def run_demo(
     from audiointerp.experiments.illustrate import illustrate_clip
 
     ill = illustrate_clip(
-        clip_id, models=dict(cfg.models), out_dir=supp / "illustration", data=cfg.data.root,
-        methods=list(cfg.methods), duration_s=cfg.data.duration_s, seed=cfg.seed,
+        clip_id,
+        models=dict(cfg.models),
+        out_dir=supp / "illustration",
+        data=cfg.data.root,
+        methods=list(cfg.methods),
+        duration_s=cfg.data.duration_s,
+        seed=cfg.seed,
         device=cfg.device,
     )
     for name, model_ill in ill.models.items():
@@ -177,9 +182,15 @@ def run_demo(
     mark("illustration", t)
     wall = time.perf_counter() - t0
     own = peak_rss_mb()
-    report = {"wall_s": round(wall, 1), "peak_rss_mb": round(own + sum(worker_peaks), 1),
-              "peak_rss_mb_main": round(own, 1), "peak_rss_mb_workers": worker_peaks,
-              "stage_s": stages, "clip": clip_id, "paths": paths}
+    report = {
+        "wall_s": round(wall, 1),
+        "peak_rss_mb": round(own + sum(worker_peaks), 1),
+        "peak_rss_mb_main": round(own, 1),
+        "peak_rss_mb_workers": worker_peaks,
+        "stage_s": stages,
+        "clip": clip_id,
+        "paths": paths,
+    }
     manifest = read_manifest(out) or {}
     manifest["demo"] = report
     atomic_write_json(manifest, out / MANIFEST)

@@ -87,7 +87,9 @@ class ExplorerSession:
 
             data = open_dataset(data, sr=classifier.frontend.sr, duration_s=duration_s)
         self.dataset = data
-        self.method_options = dict(INTERACTIVE_OPTIONS if method_options is None else method_options)
+        self.method_options = dict(
+            INTERACTIVE_OPTIONS if method_options is None else method_options
+        )
         self.route = route
         self.seed = int(seed)
         self.rng = np.random.default_rng(seed)
@@ -98,7 +100,9 @@ class ExplorerSession:
     def bin_hz(self) -> np.ndarray:
         return self.classifier.frontend.bin_frequencies_hz()
 
-    def pick(self, source: Source = "random", *, category: str | None = None, name: str | None = None) -> ClipAnalysis:
+    def pick(
+        self, source: Source = "random", *, category: str | None = None, name: str | None = None
+    ) -> ClipAnalysis:
         """Choose a clip (random, random of ``category``, or by file name/id) and predict it."""
         check_choice("source", source, SOURCES)
         ds = self.dataset
@@ -111,7 +115,9 @@ class ExplorerSession:
         classes = self.classifier.classes
         label = classes.index(category) if category in classes else None
         clf = self.classifier
-        self.clip = analyze_clip(clf.model, clf.frontend, classes, wave, clip_id=clip_id, label=label)
+        self.clip = analyze_clip(
+            clf.model, clf.frontend, classes, wave, clip_id=clip_id, label=label
+        )
         self.explanation = None
         return self.clip
 
@@ -121,9 +127,16 @@ class ExplorerSession:
             raise AudioInterpError("no clip loaded yet: pick a clip first")
         clf = self.classifier
         self.explanation = explain_clip(
-            clf.model, clf.frontend, self.clip, method, masks=[mask],
-            options=self.method_options.get(method), n_freq=n_freq, n_time=n_time,
-            route=self.route, seed=self.seed,
+            clf.model,
+            clf.frontend,
+            self.clip,
+            method,
+            masks=[mask],
+            options=self.method_options.get(method),
+            n_freq=n_freq,
+            n_time=n_time,
+            route=self.route,
+            seed=self.seed,
         )[mask]
         return self.explanation
 
@@ -131,8 +144,10 @@ class ExplorerSession:
 def metrics_html(values: Mapping[str, float]) -> str:
     """A small HTML table of an explanation's metrics with their units."""
     units = {"AI": "%", "AD": "%", "AG": "%", "COMP": "nats"}
-    cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{v:.4g} {units.get(k, '')}</td></tr>"
-                    for k, v in values.items())
+    cells = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{v:.4g} {units.get(k, '')}</td></tr>"
+        for k, v in values.items()
+    )
     return f"<table>{cells}</table>"
 
 
@@ -174,8 +189,12 @@ class Explorer:
         ds = self.session.dataset
         self.source = w.ToggleButtons(options=list(SOURCES), value="random", description="clip")
         self.category = w.Dropdown(options=list(ds.classes), description="class")
-        self.name = w.Combobox(options=[c.id for c in ds.clips], placeholder="file name or id",
-                               description="name", ensure_option=False)
+        self.name = w.Combobox(
+            options=[c.id for c in ds.clips],
+            placeholder="file name or id",
+            description="name",
+            ensure_option=False,
+        )
         self.load_button = w.Button(description="Load clip", button_style="primary")
         self.method = w.Dropdown(options=list(methods or METHOD_NAMES), description="method")
         self.mask = w.Dropdown(options=list(masks or MASK_NAMES), description="mask")
@@ -198,15 +217,23 @@ class Explorer:
         def labelled(label: str, widget: Any) -> Any:
             return w.VBox([w.Label(label), widget])
 
-        self.widget = w.VBox([
-            w.HBox([self.source, self.category, self.name, self.load_button]),
-            w.HBox([self.clip_image, labelled("original", self.original_audio)]),
-            w.HBox([self.method, self.mask, self.n_time, self.n_freq, self.compute_button]),
-            self.status,
-            self.result_image,
-            w.HBox([labelled("masked-in", self.audio_in), labelled("masked-out", self.audio_out),
-                    labelled("most important slice", self.audio_slice), self.metrics]),
-        ])
+        self.widget = w.VBox(
+            [
+                w.HBox([self.source, self.category, self.name, self.load_button]),
+                w.HBox([self.clip_image, labelled("original", self.original_audio)]),
+                w.HBox([self.method, self.mask, self.n_time, self.n_freq, self.compute_button]),
+                self.status,
+                self.result_image,
+                w.HBox(
+                    [
+                        labelled("masked-in", self.audio_in),
+                        labelled("masked-out", self.audio_out),
+                        labelled("most important slice", self.audio_slice),
+                        self.metrics,
+                    ]
+                ),
+            ]
+        )
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -236,7 +263,9 @@ class Explorer:
         self.original_audio.value = wav_bytes(clip.wave, clip.sr)
         top = ", ".join(f"{c} {p:.2f}" for c, p in clip.top(3))
         truth = f"; true class {clip.true_class}" if clip.true_class else ""
-        self.status.value = f"<b>{html.escape(clip.clip_id)}</b>: {html.escape(top)}{html.escape(truth)}"
+        self.status.value = (
+            f"<b>{html.escape(clip.clip_id)}</b>: {html.escape(top)}{html.escape(truth)}"
+        )
         for audio in (self.audio_in, self.audio_out, self.audio_slice):
             audio.value = b""
         self.result_image.value = b""
@@ -251,8 +280,12 @@ class Explorer:
         s = self.session
         self.status.value = "computing..."
         try:
-            ex = s.explain(self.method.value, self.mask.value, n_freq=self.n_freq.value,
-                           n_time=self.n_time.value)
+            ex = s.explain(
+                self.method.value,
+                self.mask.value,
+                n_freq=self.n_freq.value,
+                n_time=self.n_time.value,
+            )
         except AudioInterpError as exc:
             self._error(exc)
             return
@@ -265,5 +298,7 @@ class Explorer:
         self.audio_out.value = wav_bytes(gain * ex.audio_out, clip.sr)
         self.audio_slice.value = wav_bytes(gain * ex.rect_audio, clip.sr)
         self.metrics.value = metrics_html(ex.metrics)
-        self.status.value = (f"<b>{html.escape(clip.clip_id)}</b>: {html.escape(ex.method)} / "
-                             f"{html.escape(ex.mask_name)} done")
+        self.status.value = (
+            f"<b>{html.escape(clip.clip_id)}</b>: {html.escape(ex.method)} / "
+            f"{html.escape(ex.mask_name)} done"
+        )

@@ -56,9 +56,13 @@ def set_hz_axis(ax: Axes, bin_hz: np.ndarray, *, label: bool = True) -> None:
         ax.set_ylabel("frequency (Hz)")
 
 
-def _image(ax: Axes, values: np.ndarray, bin_hz: np.ndarray, duration_s: float, **kwargs: Any) -> Any:
+def _image(
+    ax: Axes, values: np.ndarray, bin_hz: np.ndarray, duration_s: float, **kwargs: Any
+) -> Any:
     extent = (0.0, duration_s, -0.5, values.shape[0] - 0.5)
-    im = ax.imshow(values, origin="lower", aspect="auto", extent=extent, interpolation="nearest", **kwargs)
+    im = ax.imshow(
+        values, origin="lower", aspect="auto", extent=extent, interpolation="nearest", **kwargs
+    )
     set_hz_axis(ax, bin_hz)
     ax.set_xlabel("time (s)")
     return im
@@ -101,8 +105,16 @@ def plot_attribution(
 
         (f0, f1), (t0, t1) = rect
         dt = duration_s / attribution.shape[1]
-        ax.add_patch(Rectangle((t0 * dt, f0 - 0.5), (t1 - t0) * dt, f1 - f0, fill=False,
-                               edgecolor="lime", linewidth=1.5))
+        ax.add_patch(
+            Rectangle(
+                (t0 * dt, f0 - 0.5),
+                (t1 - t0) * dt,
+                f1 - f0,
+                fill=False,
+                edgecolor="lime",
+                linewidth=1.5,
+            )
+        )
     ax.set_title(title, fontsize=9)
     return im
 
@@ -144,23 +156,51 @@ def illustration_figure(
     x = clip.features[0, 0].detach().cpu().numpy()
     duration_s = len(clip.wave) / clip.sr
     vmin, vmax = float(x.min()), float(x.max())
-    im = plot_spectrogram(axes[0, 0], x, bin_hz, duration_s=duration_s, vmin=vmin, vmax=vmax,
-                          title=f"original: {clip.clip_id}\npredicted {clip.predicted_class} "
-                          f"({clip.probs[clip.prediction]:.2f})")
+    im = plot_spectrogram(
+        axes[0, 0],
+        x,
+        bin_hz,
+        duration_s=duration_s,
+        vmin=vmin,
+        vmax=vmax,
+        title=f"original: {clip.clip_id}\npredicted {clip.predicted_class} "
+        f"({clip.probs[clip.prediction]:.2f})",
+    )
     fig.colorbar(im, ax=axes[0, 0], label="dB", fraction=0.05)
     for j, method in enumerate(methods, start=1):
         first = explanations[method][masks[0]]
-        plot_attribution(axes[0, j], first.attribution, bin_hz, duration_s=duration_s,
-                         title=f"{method}: attribution", rect=first.rect)
+        plot_attribution(
+            axes[0, j],
+            first.attribution,
+            bin_hz,
+            duration_s=duration_s,
+            title=f"{method}: attribution",
+            rect=first.rect,
+        )
         for i, mask in enumerate(masks, start=1):
             ex = explanations[method][mask]
             m = ex.metrics
-            plot_spectrogram(axes[i, j], ex.masked_in, bin_hz, duration_s=duration_s, vmin=vmin, vmax=vmax,
-                             title=f"{method} / {mask}\np_in {m['p_in']:.2f}  p_out {m['p_out']:.2f}")
+            plot_spectrogram(
+                axes[i, j],
+                ex.masked_in,
+                bin_hz,
+                duration_s=duration_s,
+                vmin=vmin,
+                vmax=vmax,
+                title=f"{method} / {mask}\np_in {m['p_in']:.2f}  p_out {m['p_out']:.2f}",
+            )
     for i, mask in enumerate(masks, start=1):
         ax = axes[i, 0]
         ax.axis("off")
-        ax.text(0.5, 0.5, f"mask:\n{mask}", ha="center", va="center", fontsize=11, transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            f"mask:\n{mask}",
+            ha="center",
+            va="center",
+            fontsize=11,
+            transform=ax.transAxes,
+        )
     for ax in axes[:, 2:].flat:  # one frequency axis label per row is enough
         ax.set_ylabel("")
     for ax in axes[:-1, 1:].flat:
@@ -175,7 +215,9 @@ def figure_bytes(fig: Figure, *, fmt: str = "png", dpi: int = 200) -> bytes:
     return buf.getvalue()
 
 
-def clip_figure(clip: ClipAnalysis, bin_hz: np.ndarray, *, size: tuple[float, float] = (6.0, 2.6)) -> Figure:
+def clip_figure(
+    clip: ClipAnalysis, bin_hz: np.ndarray, *, size: tuple[float, float] = (6.0, 2.6)
+) -> Figure:
     """The clip's spectrogram titled with the model's prediction (explorer)."""
     from matplotlib.figure import Figure
 
@@ -183,15 +225,24 @@ def clip_figure(clip: ClipAnalysis, bin_hz: np.ndarray, *, size: tuple[float, fl
     ax = fig.subplots()
     x = clip.features[0, 0].detach().cpu().numpy()
     truth = f" (true: {clip.true_class})" if clip.true_class else ""
-    im = plot_spectrogram(ax, x, bin_hz, duration_s=len(clip.wave) / clip.sr,
-                          title=f"{clip.clip_id}: predicted {clip.predicted_class} "
-                          f"p={clip.probs[clip.prediction]:.2f}{truth}")
+    im = plot_spectrogram(
+        ax,
+        x,
+        bin_hz,
+        duration_s=len(clip.wave) / clip.sr,
+        title=f"{clip.clip_id}: predicted {clip.predicted_class} "
+        f"p={clip.probs[clip.prediction]:.2f}{truth}",
+    )
     fig.colorbar(im, ax=ax, label="dB")
     return fig
 
 
 def explanation_figure(
-    clip: ClipAnalysis, ex: Explanation, bin_hz: np.ndarray, *, size: tuple[float, float] = (12.0, 2.8)
+    clip: ClipAnalysis,
+    ex: Explanation,
+    bin_hz: np.ndarray,
+    *,
+    size: tuple[float, float] = (12.0, 2.8),
 ) -> Figure:
     """Attribution (with the most important slice outlined), masked-in and masked-out spectrograms."""
     from matplotlib.figure import Figure
@@ -201,10 +252,30 @@ def explanation_figure(
     x = clip.features[0, 0].detach().cpu().numpy()
     d = len(clip.wave) / clip.sr
     vmin, vmax = float(x.min()), float(x.max())
-    plot_attribution(axes[0], ex.attribution, bin_hz, duration_s=d, rect=ex.rect,
-                     title=f"{ex.method} attribution (green: most important slice)")
-    plot_spectrogram(axes[1], ex.masked_in, bin_hz, duration_s=d, vmin=vmin, vmax=vmax,
-                     title=f"masked-in ({ex.mask_name}): p={ex.metrics['p_in']:.2f}")
-    plot_spectrogram(axes[2], ex.masked_out, bin_hz, duration_s=d, vmin=vmin, vmax=vmax,
-                     title=f"masked-out: p={ex.metrics['p_out']:.2f}")
+    plot_attribution(
+        axes[0],
+        ex.attribution,
+        bin_hz,
+        duration_s=d,
+        rect=ex.rect,
+        title=f"{ex.method} attribution (green: most important slice)",
+    )
+    plot_spectrogram(
+        axes[1],
+        ex.masked_in,
+        bin_hz,
+        duration_s=d,
+        vmin=vmin,
+        vmax=vmax,
+        title=f"masked-in ({ex.mask_name}): p={ex.metrics['p_in']:.2f}",
+    )
+    plot_spectrogram(
+        axes[2],
+        ex.masked_out,
+        bin_hz,
+        duration_s=d,
+        vmin=vmin,
+        vmax=vmax,
+        title=f"masked-out: p={ex.metrics['p_out']:.2f}",
+    )
     return fig

@@ -132,8 +132,10 @@ def _classifiers(models: Any, device: str | None) -> dict[str, Any]:
         models = {name: models}
     if not models:
         raise ParameterError("illustrate needs at least one model (a checkpoint path)")
-    return {name: load_classifier(m, device=device) if isinstance(m, (str, Path)) else m
-            for name, m in models.items()}
+    return {
+        name: load_classifier(m, device=device) if isinstance(m, (str, Path)) else m
+        for name, m in models.items()
+    }
 
 
 def illustrate_clip(
@@ -191,24 +193,58 @@ def illustrate_clip(
     out = Path(out_dir)
     results, sections, clip_id = {}, [], clip
     for name, clf in _classifiers(models, device).items():
-        wave, clip_id, label = load_clip(sr=clf.frontend.sr, classes=clf.classes, audio=audio,
-                                         data=data, clip=clip, duration_s=duration_s, seed=seed)
-        res, section = _illustrate_model(name, clf, wave, clip_id, label, out / name, methods=methods,
-                                         masks=masks, method_options=method_options, n_freq=n_freq,
-                                         n_time=n_time, route=route, dpi=dpi, seed=seed)
+        wave, clip_id, label = load_clip(
+            sr=clf.frontend.sr,
+            classes=clf.classes,
+            audio=audio,
+            data=data,
+            clip=clip,
+            duration_s=duration_s,
+            seed=seed,
+        )
+        res, section = _illustrate_model(
+            name,
+            clf,
+            wave,
+            clip_id,
+            label,
+            out / name,
+            methods=methods,
+            masks=masks,
+            method_options=method_options,
+            n_freq=n_freq,
+            n_time=n_time,
+            route=route,
+            dpi=dpi,
+            seed=seed,
+        )
         results[name], clip = res, clip_id  # same clip for every model
         sections.append(section)
     html_path = out / "listen.html"
-    html_path.write_text(listening.listening_page(sections, title=f"Listening to interpretations of {clip_id}"),
-                         encoding="utf-8")
+    html_path.write_text(
+        listening.listening_page(sections, title=f"Listening to interpretations of {clip_id}"),
+        encoding="utf-8",
+    )
     log.info("illustration of %s written to %s", clip_id, out)
     return Illustration(str(clip_id), results, html_path, out)
 
 
 def _illustrate_model(
-    name: str, classifier: Any, wave: np.ndarray, clip_id: str, label: int | None, out: Path, *,
-    methods: Sequence[str], masks: Sequence[str], method_options: Mapping[str, Mapping[str, Any]] | None,
-    n_freq: int, n_time: int, route: str, dpi: int, seed: int,
+    name: str,
+    classifier: Any,
+    wave: np.ndarray,
+    clip_id: str,
+    label: int | None,
+    out: Path,
+    *,
+    methods: Sequence[str],
+    masks: Sequence[str],
+    method_options: Mapping[str, Mapping[str, Any]] | None,
+    n_freq: int,
+    n_time: int,
+    route: str,
+    dpi: int,
+    seed: int,
 ) -> tuple[ModelIllustration, Any]:
     """Figure, audio files and page section of one model."""
     from audiointerp.data.io import write_audio
@@ -218,18 +254,34 @@ def _illustrate_model(
     analysis = analyze_clip(model, frontend, classes, wave, clip_id=clip_id, label=label)
     options = QUICK_OPTIONS if method_options is None else method_options
     explanations = {
-        m: explain_clip(model, frontend, analysis, m, masks=masks, options=options.get(m),
-                        n_freq=n_freq, n_time=n_time, route=route, seed=seed)
+        m: explain_clip(
+            model,
+            frontend,
+            analysis,
+            m,
+            masks=masks,
+            options=options.get(m),
+            n_freq=n_freq,
+            n_time=n_time,
+            route=route,
+            seed=seed,
+        )
         for m in methods
     }
     (out / "audio").mkdir(parents=True, exist_ok=True)
-    fig = figures.illustration_figure(analysis, explanations, frontend.bin_frequencies_hz(), masks=masks)
+    fig = figures.illustration_figure(
+        analysis, explanations, frontend.bin_frequencies_hz(), masks=masks
+    )
     png = figures.figure_bytes(fig, fmt="png", dpi=dpi)
     (out / "figure.png").write_bytes(png)
     (out / "figure.pdf").write_bytes(figures.figure_bytes(fig, fmt="pdf"))
     # One gain for every version of the clip: relative loudness stays audible, nothing clips.
-    signals = [analysis.wave] + [a for ex in explanations.values() for e in ex.values()
-                                 for a in (e.audio_in, e.audio_out, e.rect_audio)]
+    signals = [analysis.wave] + [
+        a
+        for ex in explanations.values()
+        for e in ex.values()
+        for a in (e.audio_in, e.audio_out, e.rect_audio)
+    ]
     gain = min(1.0, 0.99 / max(float(np.abs(s).max()) for s in signals)) if signals else 1.0
     sr = analysis.sr
     files = {"original": write_audio(out / "audio" / "original.wav", gain * analysis.wave, sr)}
@@ -237,24 +289,39 @@ def _illustrate_model(
     rows = []
     for method, by_mask in explanations.items():
         versions[method] = {}
-        files[f"{method}/slice"] = write_audio(out / "audio" / f"{method}_slice.wav",
-                                               gain * by_mask[masks[0]].rect_audio, sr)
+        files[f"{method}/slice"] = write_audio(
+            out / "audio" / f"{method}_slice.wav", gain * by_mask[masks[0]].rect_audio, sr
+        )
         for mask, ex in by_mask.items():
             for kind, y in (("in", ex.audio_in), ("out", ex.audio_out)):
                 files[f"{method}/{mask}/{kind}"] = write_audio(
-                    out / "audio" / f"{method}_{mask}_{kind}.wav", gain * y, sr)
-            versions[method][mask] = {"in": gain * ex.audio_in, "out": gain * ex.audio_out,
-                                      "slice": gain * ex.rect_audio, "metrics": ex.metrics}
+                    out / "audio" / f"{method}_{mask}_{kind}.wav", gain * y, sr
+                )
+            versions[method][mask] = {
+                "in": gain * ex.audio_in,
+                "out": gain * ex.audio_out,
+                "slice": gain * ex.rect_audio,
+                "metrics": ex.metrics,
+            }
             rows.append({"clip": clip_id, "method": method, "mask": mask, **ex.metrics})
     metrics_csv = out / "metrics.csv"
     pd.DataFrame(rows).to_csv(metrics_csv, index=False)
     truth = f"true class {analysis.true_class}; " if analysis.true_class else ""
-    summary = (f"{truth}predicted {analysis.predicted_class} (p = {analysis.probs[analysis.prediction]:.3f}); "
-               f"model {getattr(classifier.config, 'arch', '?')} on {frontend.config.kind} features; "
-               f"resynthesis route {route!r}; audio scaled by {gain:.3f} (same for every version).")
+    summary = (
+        f"{truth}predicted {analysis.predicted_class} (p = {analysis.probs[analysis.prediction]:.3f}); "
+        f"model {getattr(classifier.config, 'arch', '?')} on {frontend.config.kind} features; "
+        f"resynthesis route {route!r}; audio scaled by {gain:.3f} (same for every version)."
+    )
     section = listening.PageSection(
-        heading=f"{name}: {clip_id}", summary=summary, figure_png=png, sr=sr,
-        original=gain * analysis.wave, versions=versions, masks=list(masks))
-    res = ModelIllustration(analysis, explanations, out / "figure.png", out / "figure.pdf",
-                            metrics_csv, files)
+        heading=f"{name}: {clip_id}",
+        summary=summary,
+        figure_png=png,
+        sr=sr,
+        original=gain * analysis.wave,
+        versions=versions,
+        masks=list(masks),
+    )
+    res = ModelIllustration(
+        analysis, explanations, out / "figure.png", out / "figure.pdf", metrics_csv, files
+    )
     return res, section

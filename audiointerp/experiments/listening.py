@@ -30,7 +30,13 @@ th { background: #f3f3f3; } audio { width: 220px; height: 32px; display: block; 
 def wav_bytes(y: np.ndarray, sr: int) -> bytes:
     """16-bit PCM WAV of a mono signal ``(N,)`` (values clipped to [-1, 1])."""
     buf = io.BytesIO()
-    sf.write(buf, np.clip(np.asarray(y, dtype=np.float32), -1.0, 1.0), int(sr), format="WAV", subtype="PCM_16")
+    sf.write(
+        buf,
+        np.clip(np.asarray(y, dtype=np.float32), -1.0, 1.0),
+        int(sr),
+        format="WAV",
+        subtype="PCM_16",
+    )
     return buf.getvalue()
 
 
@@ -40,13 +46,16 @@ def audio_data_uri(y: np.ndarray, sr: int) -> str:
 
 
 def _audio(uri: str, label: str) -> str:
-    return (f'<div>{html.escape(label)}<audio controls preload="none" src="{uri}"></audio></div>')
+    return f'<div>{html.escape(label)}<audio controls preload="none" src="{uri}"></audio></div>'
 
 
 def _metrics(values: Mapping[str, float]) -> str:
     keys = ("p_in", "p_out", "FF", "AI", "AD", "AG", "FidIn", "SPS", "COMP")
-    return ('<div class="metrics">'
-            + ", ".join(f"{k} {values[k]:.3g}" for k in keys if k in values) + "</div>")
+    return (
+        '<div class="metrics">'
+        + ", ".join(f"{k} {values[k]:.3g}" for k in keys if k in values)
+        + "</div>"
+    )
 
 
 @dataclass
@@ -74,18 +83,22 @@ def _section(sec: PageSection) -> str:
         cells = []
         for mask in sec.masks:
             v = by_mask[mask]
-            cells.append("<td>" + _audio(audio_data_uri(v["in"], sec.sr), "masked-in")
-                         + _audio(audio_data_uri(v["out"], sec.sr), "masked-out")
-                         + _metrics(v["metrics"]) + "</td>")
+            cells.append(
+                "<td>"
+                + _audio(audio_data_uri(v["in"], sec.sr), "masked-in")
+                + _audio(audio_data_uri(v["out"], sec.sr), "masked-out")
+                + _metrics(v["metrics"])
+                + "</td>"
+            )
         first = by_mask[sec.masks[0]]
         slice_html = ""
         if first.get("slice") is not None:
             slice_html = _audio(audio_data_uri(first["slice"], sec.sr), "most important slice")
         rows.append(f"<tr><th>{html.escape(method)}{slice_html}</th>{''.join(cells)}</tr>")
     return (
-        f"<h2>{html.escape(sec.heading)}</h2>\n<p class=\"note\">{html.escape(sec.summary)}</p>\n"
+        f'<h2>{html.escape(sec.heading)}</h2>\n<p class="note">{html.escape(sec.summary)}</p>\n'
         f"{_audio(audio_data_uri(sec.original, sec.sr), 'original')}\n"
-        f"<p><img alt=\"original and masked spectrograms\" src=\"{img}\"></p>\n"
+        f'<p><img alt="original and masked spectrograms" src="{img}"></p>\n'
         f"<table><tr><th>method</th>{head}</tr>\n" + "\n".join(rows) + "\n</table>\n"
     )
 
@@ -105,7 +118,7 @@ def listening_page(sections: Sequence[PageSection], *, title: str) -> str:
         A complete HTML document with no external references.
     """
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n<body>\n"
         f"<h1>{html.escape(title)}</h1>\n"
         "<p>Masked-in: only what the mask keeps; masked-out: everything but that. Metrics: "
@@ -113,5 +126,6 @@ def listening_page(sections: Sequence[PageSection], *, title: str) -> str:
         "in percent; COMP in nats. The most important slice is the grid rectangle the method "
         "ranks highest (for the slice method: whose occlusion lowers the prediction most), made "
         "audible by band- and time-limiting the audio.</p>\n"
-        + "\n".join(_section(s) for s in sections) + "</body></html>\n"
+        + "\n".join(_section(s) for s in sections)
+        + "</body></html>\n"
     )

@@ -21,8 +21,17 @@ from audiointerp.config import to_dict
 from audiointerp.experiments.store import MANIFEST, ResultStore, atomic_write_json
 
 PACKAGES = (
-    "audiointerp", "torch", "numpy", "scipy", "librosa", "captum", "shap", "pandas",
-    "soundfile", "soxr", "scikit-learn",
+    "audiointerp",
+    "torch",
+    "numpy",
+    "scipy",
+    "librosa",
+    "captum",
+    "shap",
+    "pandas",
+    "soundfile",
+    "soxr",
+    "scikit-learn",
 )
 
 
@@ -41,12 +50,19 @@ def git_commit(cwd: str | Path | None = None) -> str | None:
     """The current commit hash (with ``+dirty`` if the tree has changes), or ``None``."""
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10,
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-            capture_output=True, text=True, timeout=10,
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None

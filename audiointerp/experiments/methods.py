@@ -40,8 +40,12 @@ def training_features(
     from audiointerp.errors import DatasetError
 
     train = open_dataset(
-        cfg.data.root, sr=frontend.sr, duration_s=cfg.data.duration_s,
-        folds=list(cfg.data.train_folds), esc10=cfg.data.esc10, layout=cfg.data.layout,
+        cfg.data.root,
+        sr=frontend.sr,
+        duration_s=cfg.data.duration_s,
+        folds=list(cfg.data.train_folds),
+        esc10=cfg.data.esc10,
+        layout=cfg.data.layout,
     )
     if not len(train):
         raise DatasetError(
@@ -60,7 +64,11 @@ def _accepts(cls: type, name: str) -> bool:
 
 
 def build_methods(
-    cfg: ExperimentConfig, model: torch.nn.Module, frontend: Any, classes: list[str], *,
+    cfg: ExperimentConfig,
+    model: torch.nn.Module,
+    frontend: Any,
+    classes: list[str],
+    *,
     device: torch.device,
 ) -> dict[str, Any]:
     """Instantiate every method of ``cfg.methods`` for one model.
@@ -101,7 +109,8 @@ def build_methods(
         if fill is not None and _accepts(cls, "fill"):
             options["fill"] = (
                 feature_mean(train_feats(DEFAULT_BACKGROUND_PER_CLASS))
-                if fill == "train_mean" else float(fill)
+                if fill == "train_mean"
+                else float(fill)
             )
         if name == "gradcam" and "layer" not in options and _accepts(cls, "layer"):
             options["layer"] = getattr(model, "gradcam_layer", None)

@@ -120,11 +120,18 @@ def plan(
 
         if number in ("03", "04"):
             kind = "stft" if number == "03" else "mel"
-            base = {"config": cset["experiment"], "model": kind, "weights": trained[kind],
-                    "output": results_root}
+            base = {
+                "config": cset["experiment"],
+                "model": kind,
+                "weights": trained[kind],
+                "output": results_root,
+            }
             for cond in grid.conditions:
-                steps.append(Step(nb, executed / f"{nb.stem}_{cond}.ipynb",
-                                  offer({**base, "condition": cond})))
+                steps.append(
+                    Step(
+                        nb, executed / f"{nb.stem}_{cond}.ipynb", offer({**base, "condition": cond})
+                    )
+                )
             continue
         steps.append(Step(nb, executed / nb.name, offer(by_number.get(number, {}))))
     return steps
@@ -141,8 +148,12 @@ def execute(steps: list[Step], *, cwd: str | Path = ROOT, kernel: str = "python3
         log.info("executing %s -> %s %s", step.notebook.name, step.output, step.parameters)
         print(f"[reproduce] {step.notebook.name} {step.parameters}", file=sys.stderr, flush=True)
         pm.execute_notebook(
-            str(step.notebook), str(step.output), parameters=step.parameters, cwd=str(cwd),
-            kernel_name=kernel, progress_bar=False,
+            str(step.notebook),
+            str(step.output),
+            parameters=step.parameters,
+            cwd=str(cwd),
+            kernel_name=kernel,
+            progress_bar=False,
         )
         done.append({"notebook": step.output.name, "seconds": round(time.perf_counter() - t0, 1)})
     return done
@@ -153,10 +164,16 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m audiointerp.experiments.reproduce",
         description="Execute notebooks 01-07 in order with papermill (make reproduce).",
     )
-    parser.add_argument("--data", default="data/synth", help="data folder (synthetic benchmark or ESC-50)")
+    parser.add_argument(
+        "--data", default="data/synth", help="data folder (synthetic benchmark or ESC-50)"
+    )
     parser.add_argument("--pretrained", default=None, help="PANNs Cnn14 checkpoint (paper setting)")
-    parser.add_argument("--configs", default=None, choices=sorted(CONFIG_SETS),
-                        help="config set (default: paper when --pretrained is given)")
+    parser.add_argument(
+        "--configs",
+        default=None,
+        choices=sorted(CONFIG_SETS),
+        help="config set (default: paper when --pretrained is given)",
+    )
     parser.add_argument("--results", default="results")
     parser.add_argument("--supplementary", default="supplementary")
     parser.add_argument("--only", nargs="*", default=None, help="notebook numbers, e.g. 03 04")
@@ -168,8 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     tune_allocator()
     configs = args.configs or ("paper" if args.pretrained else "default")
     try:
-        steps = plan(data=args.data, pretrained=args.pretrained, configs=configs,
-                     results=args.results, supplementary=args.supplementary)
+        steps = plan(
+            data=args.data,
+            pretrained=args.pretrained,
+            configs=configs,
+            results=args.results,
+            supplementary=args.supplementary,
+        )
         if args.only:
             steps = [s for s in steps if s.notebook.name[:2] in set(args.only)]
         if args.dry_run:

@@ -31,8 +31,17 @@ METRICS: tuple[str, ...] = tuple(METRIC_COLUMNS)
 GT_METRICS: tuple[str, ...] = ("loc_auc", "relevance_mass", "si_sdri")
 #: Direction of each metric: AD (average drop) and COMP (complexity) are better when lower.
 HIGHER_IS_BETTER: dict[str, bool] = {
-    "FF": True, "AI": True, "AD": False, "AG": True, "FidIn": True, "SPS": True, "COMP": False,
-    "loc_auc": True, "relevance_mass": True, "si_sdr": True, "si_sdri": True,
+    "FF": True,
+    "AI": True,
+    "AD": False,
+    "AG": True,
+    "FidIn": True,
+    "SPS": True,
+    "COMP": False,
+    "loc_auc": True,
+    "relevance_mass": True,
+    "si_sdr": True,
+    "si_sdri": True,
 }
 #: Columns the tables need; the runner's tidy table (``store``) has them and more.
 REQUIRED: tuple[str, ...] = (*KEY_COLUMNS, "label", "prediction", "correct", *METRICS)
@@ -83,7 +92,11 @@ def prepare_results(df: pd.DataFrame, *, where: str = "results") -> pd.DataFrame
     out = df.copy()
     correct = out["correct"]
     if correct.dtype == object:
-        correct = correct.astype(str).str.lower().map({"true": True, "false": False, "1": True, "0": False})
+        correct = (
+            correct.astype(str)
+            .str.lower()
+            .map({"true": True, "false": False, "1": True, "0": False})
+        )
     out["correct"] = correct.astype(bool)
     for col in (*METRICS, *GT_METRICS, "si_sdr", "p", "p_in", "p_out"):
         if col in out.columns:
@@ -92,7 +105,9 @@ def prepare_results(df: pd.DataFrame, *, where: str = "results") -> pd.DataFrame
     orders = dict(_ORDERS, mask=_mask_order())
     for col, canonical in orders.items():
         values = out[col].astype(str)
-        out[col] = pd.Categorical(values, categories=_order(values.tolist(), canonical), ordered=True)
+        out[col] = pd.Categorical(
+            values, categories=_order(values.tolist(), canonical), ordered=True
+        )
     return out
 
 
@@ -126,7 +141,9 @@ def load_results(path: str | Path) -> pd.DataFrame:
     if root.is_file():
         return prepare_results(pd.read_csv(root), where=str(root))
     if not root.is_dir():
-        raise DatasetError(f"results {root}: no such file or folder; pass the folder `audiointerp run` wrote")
+        raise DatasetError(
+            f"results {root}: no such file or folder; pass the folder `audiointerp run` wrote"
+        )
     combined = _find_combined(root)
     if combined is not None:
         return prepare_results(pd.read_csv(combined), where=str(combined))
@@ -134,8 +151,12 @@ def load_results(path: str | Path) -> pd.DataFrame:
     for csv in sorted(root.glob("*/*_*/csvs/*.csv")):
         frame = pd.read_csv(csv)
         method, _, condition = csv.parent.parent.name.partition("_")
-        for key, value in (("model", csv.parents[2].name), ("method", method),
-                           ("condition", condition), ("mask", csv.stem)):
+        for key, value in (
+            ("model", csv.parents[2].name),
+            ("method", method),
+            ("condition", condition),
+            ("mask", csv.stem),
+        ):
             if key not in frame.columns:
                 frame[key] = value
         frames.append(frame)
@@ -153,7 +174,11 @@ def load_sanity(path: str | Path) -> pd.DataFrame | None:
     if root.is_file():
         root = root.parent
     # Skip tables/ folders: write_tables' own "not run" sanity.csv must not be read back as results.
-    found = [p for p in sorted(root.rglob("*sanity*.csv")) if "tables" not in p.parent.parts] if root.is_dir() else []
+    found = (
+        [p for p in sorted(root.rglob("*sanity*.csv")) if "tables" not in p.parent.parts]
+        if root.is_dir()
+        else []
+    )
     if not found:
         return None
     return pd.concat([pd.read_csv(p) for p in found], ignore_index=True)

@@ -75,8 +75,12 @@ def _open(cfg: ExperimentConfig, sr: int, folds: tuple[int, ...]):
     from audiointerp.data import open_dataset
 
     return open_dataset(
-        cfg.data.root, sr=sr, duration_s=cfg.data.duration_s, folds=list(folds),
-        esc10=cfg.data.esc10, layout=cfg.data.layout,
+        cfg.data.root,
+        sr=sr,
+        duration_s=cfg.data.duration_s,
+        folds=list(folds),
+        esc10=cfg.data.esc10,
+        layout=cfg.data.layout,
     )
 
 
@@ -105,8 +109,14 @@ def _sanity(cfg: ExperimentConfig, loaded: dict, datasets: dict, device: Any) ->
         feats = feats.clone()  # a normal tensor: gradient methods need requires_grad
         methods = build_methods(cfg, clf.model, clf.frontend, clf.classes, device=device)
         names = cfg.sanity_methods or tuple(cfg.methods)
-        run_sanity(model_name, clf.model, feats, {n: methods[n] for n in names},
-                   output=cfg.output_dir, seed=cfg.seed)
+        run_sanity(
+            model_name,
+            clf.model,
+            feats,
+            {n: methods[n] for n in names},
+            output=cfg.output_dir,
+            seed=cfg.seed,
+        )
 
 
 def grid_units(cfg: ExperimentConfig, n_batches: int) -> list[UnitKey]:
@@ -171,8 +181,13 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True) -> RunResult
         raise DatasetError(f"{cfg.data.root}: condition other_class needs a data set with stems")
 
     units = grid_units(cfg, n_batches)
-    bar = tqdm(total=len(units), desc=f"grid {cfg.name}", unit="unit", disable=not progress,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=len(units),
+        desc=f"grid {cfg.name}",
+        unit="unit",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     for model_name, clf in loaded.items():
         model, frontend = clf.model, clf.frontend
         test, chosen = datasets[frontend.sr]
@@ -187,16 +202,20 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True) -> RunResult
             methods = build_methods(cfg, model, frontend, clf.classes, device=device)
         resynth = None
         if test.has_stems:
+
             def resynth(spec, mask, _f=frontend):
                 return _f.resynthesize(spec, mask, route=cfg.resynth_route)
+
         rivals = None
         for cond in conditions:
-            noise = load_condition_noise(cond, noises_dir=cfg.noises_dir, sr=frontend.sr,
-                                         duration_s=cfg.data.duration_s)
+            noise = load_condition_noise(
+                cond, noises_dir=cfg.noises_dir, sr=frontend.sr, duration_s=cfg.data.duration_s
+            )
             if cond.needs_stems and rivals is None:
                 all_labels = test.labels[chosen]
-                rivals = chosen[rival_indices(all_labels, [test.clips[i].id for i in chosen],
-                                              seed=cfg.seed)]
+                rivals = chosen[
+                    rival_indices(all_labels, [test.clips[i].id for i in chosen], seed=cfg.seed)
+                ]
             for b in range(n_batches):
                 keys = [UnitKey(model_name, cond.name, m, b) for m in cfg.methods]
                 todo = [k for k in keys if not store.has_unit(k)]
@@ -219,25 +238,45 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True) -> RunResult
                     else:
                         added = noise
                 with timer("condition"):
-                    cb = apply_condition(cond, waves, added=added, target=target,
-                                         background=background, alpha=cfg.paper_alpha)
+                    cb = apply_condition(
+                        cond,
+                        waves,
+                        added=added,
+                        target=target,
+                        background=background,
+                        alpha=cfg.paper_alpha,
+                    )
                 batch = prepare_batch(
-                    model, frontend, cb.waves, ids=list(ids),
+                    model,
+                    frontend,
+                    cb.waves,
+                    ids=list(ids),
                     labels=labels_to_model[np.asarray(labels)],
                     categories=[test.clips[int(i)].category for i in sel],
-                    target=cb.target, background=cb.background, device=device,
-                    max_batch=cfg.max_forward_batch, timer=timer,
+                    target=cb.target,
+                    background=cb.background,
+                    device=device,
+                    max_batch=cfg.max_forward_batch,
+                    timer=timer,
                 )
                 timer.count("clips", len(sel))
                 for key in todo:
                     with timer(f"attribute_{key.method}"):
-                        attr = attribute(key.method, methods[key.method], model, batch,
-                                         seed=cfg.seed)
+                        attr = attribute(
+                            key.method, methods[key.method], model, batch, seed=cfg.seed
+                        )
                     with timer("masks"):
                         masks = make_masks(attr, mask_names)
-                    rows = method_rows(batch, attr, masks, model=model, frontend=frontend,
-                                       resynthesize=resynth, max_batch=cfg.max_forward_batch,
-                                       timer=timer)
+                    rows = method_rows(
+                        batch,
+                        attr,
+                        masks,
+                        model=model,
+                        frontend=frontend,
+                        resynthesize=resynth,
+                        max_batch=cfg.max_forward_batch,
+                        timer=timer,
+                    )
                     rows.insert(0, "method", key.method)
                     rows.insert(0, "condition", key.condition)
                     rows.insert(0, "model", key.model)
@@ -260,12 +299,18 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True) -> RunResult
         table = store.combine(units)
         paths = store.write_tables(table)
     session = manifest_mod.session_record(
-        timer, wall_s=time.perf_counter() - wall0, units_computed=done_here,
-        units_skipped=skipped, device=str(device),
+        timer,
+        wall_s=time.perf_counter() - wall0,
+        units_computed=done_here,
+        units_skipped=skipped,
+        device=str(device),
     )
     manifest = manifest_mod.write_manifest(
-        cfg, store, session=session, n_rows=len(table), n_clips=int(table["id"].nunique())
-        if len(table) else 0,
+        cfg,
+        store,
+        session=session,
+        n_rows=len(table),
+        n_clips=int(table["id"].nunique()) if len(table) else 0,
     )
     paths.append(manifest_mod.manifest_path(store))
     log.info("grid %s: %d rows under %s", cfg.name, len(table), cfg.output_dir)

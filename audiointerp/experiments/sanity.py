@@ -65,14 +65,19 @@ def run_sanity(
         torch.manual_seed(seed)
         res = cascading_randomization(method, model, features, seed=seed)
         corr = np.abs(res.correlations)
-        rows.append({
-            "model": model_name, "method": name, "n_clips": int(features.shape[0]),
-            "n_layers": len(res.layers),
-            "rho_top": float(np.median(corr[0])) if len(corr) else np.nan,
-            "rho_all": float(np.median(corr[-1])) if len(corr) else np.nan,
-            "threshold": res.threshold, "passed": bool(res.passed),
-            "status": "pass" if res.passed else "fail",
-        })
+        rows.append(
+            {
+                "model": model_name,
+                "method": name,
+                "n_clips": int(features.shape[0]),
+                "n_layers": len(res.layers),
+                "rho_top": float(np.median(corr[0])) if len(corr) else np.nan,
+                "rho_all": float(np.median(corr[-1])) if len(corr) else np.nan,
+                "threshold": res.threshold,
+                "passed": bool(res.passed),
+                "status": "pass" if res.passed else "fail",
+            }
+        )
         log.info("sanity %s/%s: %s", model_name, name, rows[-1]["status"])
     df = pd.DataFrame(rows)
     atomic_write_csv(df, path)

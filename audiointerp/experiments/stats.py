@@ -178,7 +178,9 @@ def paired_test(
         return PairedTest(1.0, 0.0, n, mean_diff, method, alternative)
     if method == "wilcoxon":
         res = sps.wilcoxon(d, alternative=alternative, zero_method="wilcox")
-        return PairedTest(float(res.pvalue), float(res.statistic), n, mean_diff, method, alternative)
+        return PairedTest(
+            float(res.pvalue), float(res.statistic), n, mean_diff, method, alternative
+        )
     rng = np.random.default_rng(int(seed))
     signs = rng.choice(np.array([-1.0, 1.0]), size=(int(n_resamples), n))
     null = (signs * d).mean(axis=1)
@@ -236,7 +238,9 @@ def paired_tests(
             res = sps.wilcoxon(block, alternative="greater", zero_method="wilcox", axis=1)
             out[members] = res.pvalue
         else:
-            signs = np.random.default_rng(int(seed)).choice(np.array([-1.0, 1.0]), size=(int(n_resamples), n))
+            signs = np.random.default_rng(int(seed)).choice(
+                np.array([-1.0, 1.0]), size=(int(n_resamples), n)
+            )
             null = signs @ block.T / n  # (R, k)
             hits = np.count_nonzero(null >= block.mean(axis=1), axis=0)
             out[members] = (hits + 1) / (int(n_resamples) + 1)

@@ -89,7 +89,10 @@ def atomic_write_json(obj: Any, path: str | Path) -> None:
 def read_csv(path: str | Path) -> pd.DataFrame:
     """Read a CSV written by this module (exact float round trip, ids kept as strings)."""
     return pd.read_csv(
-        path, float_precision="round_trip", dtype={"id": str}, keep_default_na=False,
+        path,
+        float_precision="round_trip",
+        dtype={"id": str},
+        keep_default_na=False,
         na_values=[""],
     )
 
@@ -134,8 +137,12 @@ class ResultStore:
         return n
 
     def attribution_path(self, key: UnitKey) -> Path:
-        return self.root / key.model / f"{key.method}_{key.condition}" / "attributions" / (
-            f"{key.stem}.npz"
+        return (
+            self.root
+            / key.model
+            / f"{key.method}_{key.condition}"
+            / "attributions"
+            / (f"{key.stem}.npz")
         )
 
     def write_attributions(self, key: UnitKey, ids: list[str], attributions: np.ndarray) -> None:

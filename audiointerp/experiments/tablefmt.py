@@ -23,12 +23,30 @@ __all__ = ["format_table", "html_page", "styler", "to_latex"]
 
 #: Decimals per metric: percentages with 1, [0, 1] scores with 3, nats and dB with 2.
 DECIMALS: dict[str, int] = {
-    "FF": 3, "AI": 1, "AD": 1, "AG": 1, "FidIn": 3, "SPS": 3, "COMP": 2,
-    "loc_auc": 3, "relevance_mass": 3, "si_sdr": 2, "si_sdri": 2,
+    "FF": 3,
+    "AI": 1,
+    "AD": 1,
+    "AG": 1,
+    "FidIn": 3,
+    "SPS": 3,
+    "COMP": 2,
+    "loc_auc": 3,
+    "relevance_mass": 3,
+    "si_sdr": 2,
+    "si_sdri": 2,
 }
 UNITS: dict[str, str] = {
-    "FF": "", "AI": " (%)", "AD": " (%)", "AG": " (%)", "FidIn": "", "SPS": "", "COMP": " (nats)",
-    "loc_auc": "", "relevance_mass": "", "si_sdr": " (dB)", "si_sdri": " (dB)",
+    "FF": "",
+    "AI": " (%)",
+    "AD": " (%)",
+    "AG": " (%)",
+    "FidIn": "",
+    "SPS": "",
+    "COMP": " (nats)",
+    "loc_auc": "",
+    "relevance_mass": "",
+    "si_sdr": " (dB)",
+    "si_sdri": " (dB)",
 }
 ARROWS: dict[str, str] = {"AD": "↓", "COMP": "↓"}
 BEST_CSS = "font-weight: bold; background-color: #d9f2d9"
@@ -52,7 +70,9 @@ def _cell(mean: float, low: float, high: float, decimals: int) -> str:
     return f"{mean:.{decimals}f} [{low:.{decimals}f}, {high:.{decimals}f}]"
 
 
-def format_table(table: MetricTable, *, markers: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def format_table(
+    table: MetricTable, *, markers: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Wide display frame of a table and its best/worst masks.
 
     Parameters
@@ -71,17 +91,22 @@ def format_table(table: MetricTable, *, markers: bool = False) -> tuple[pd.DataF
     cells = table.cells.copy()
     cells["text"] = [
         _cell(m, lo, hi, DECIMALS.get(metric, 3)) + ("*" if sig else "")
-        for m, lo, hi, metric, sig in cells[["mean", "low", "high", "metric", "significant"]].itertuples(index=False)
+        for m, lo, hi, metric, sig in cells[
+            ["mean", "low", "high", "metric", "significant"]
+        ].itertuples(index=False)
     ]
     if markers:
         cells.loc[cells["best"], "text"] += " ▲"
         cells.loc[cells["worst"], "text"] += " ▼"
     index = [*table.block, table.row]
-    cells["metric"] = pd.Categorical(cells["metric"].map(header), [header(m) for m in table.metrics])
+    cells["metric"] = pd.Categorical(
+        cells["metric"].map(header), [header(m) for m in table.metrics]
+    )
 
     def wide(col: str) -> pd.DataFrame:
-        out = cells.pivot_table(index=index, columns="metric", values=col, aggfunc="first",
-                                observed=True, sort=True)
+        out = cells.pivot_table(
+            index=index, columns="metric", values=col, aggfunc="first", observed=True, sort=True
+        )
         out.columns = out.columns.astype(str)
         out.columns.name = None
         return out
@@ -112,7 +137,11 @@ def to_latex(table: MetricTable) -> str:
     css = pd.DataFrame("", index=text.index, columns=text.columns)
     css = css.mask(best, "font-weight: bold").mask(worst, "font-style: italic")
     sty = text.style.apply(lambda _: css, axis=None)
-    sty = sty.format(escape="latex").format_index(escape="latex", axis=0).format_index(escape="latex", axis=1)
+    sty = (
+        sty.format(escape="latex")
+        .format_index(escape="latex", axis=0)
+        .format_index(escape="latex", axis=1)
+    )
     tex = sty.to_latex(convert_css=True, hrules=True, multirow_align="t", clines="skip-last;data")
     return tex.replace("↑", r"$\uparrow$").replace("↓", r"$\downarrow$")
 
@@ -134,13 +163,15 @@ def html_page(
     intro : str
         An HTML fragment shown under the title (legend, provenance).
     """
-    nav = " · ".join(f'<a href="#{html.escape(k)}">{html.escape(t)}</a>' for k, (t, _, _) in sections.items())
+    nav = " · ".join(
+        f'<a href="#{html.escape(k)}">{html.escape(t)}</a>' for k, (t, _, _) in sections.items()
+    )
     body = "\n".join(
         f'<h2 id="{html.escape(k)}">{html.escape(t)}</h2>\n<p>{html.escape(d)}</p>\n{frag}'
         for k, (t, d, frag) in sections.items()
     )
     return (
-        f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{PAGE_CSS}</style></head>\n<body>\n"
         f"<h1>{html.escape(title)}</h1>\n{intro}\n<p>{nav}</p>\n{body}\n</body></html>\n"
     )

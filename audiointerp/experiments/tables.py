@@ -126,12 +126,16 @@ def metric_table(
     records = []
     groups: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
     for key, group in per_id.groupby(level=list(range(len(keys))), observed=True, sort=True):
-        ci = bootstrap_mean_ci(group.to_numpy(), n_resamples=n_resamples, confidence=confidence, seed=seed)
+        ci = bootstrap_mean_ci(
+            group.to_numpy(), n_resamples=n_resamples, confidence=confidence, seed=seed
+        )
         key = key if isinstance(key, tuple) else (key,)
         groups[key] = (group.index.get_level_values("id").to_numpy(), group.to_numpy())
         for j, metric in enumerate(metrics):
             records.append((*key, metric, ci.mean[j], ci.low[j], ci.high[j], int(ci.n[j])))
-    cells = pd.DataFrame.from_records(records, columns=[*keys, "metric", "mean", "low", "high", "n"])
+    cells = pd.DataFrame.from_records(
+        records, columns=[*keys, "metric", "mean", "low", "high", "n"]
+    )
     for col in keys:  # keep the data's categorical order (models, conditions, methods, masks)
         if isinstance(df[col].dtype, pd.CategoricalDtype):
             cells[col] = cells[col].astype(df[col].dtype)
@@ -186,8 +190,12 @@ def best_masks(table: MetricTable) -> pd.DataFrame:
     cells = table.cells.dropna(subset=["mean"]).copy()
     sign = cells["metric"].map(lambda m: -1.0 if HIGHER_IS_BETTER.get(m, True) else 1.0)
     cells["score"] = sign * cells["mean"]
-    cells["rank"] = cells.groupby([*table.block, "metric"], observed=True)["score"].rank(method="average")
-    mean_rank = cells.groupby([*table.block, table.row], observed=True)["rank"].mean().rename("mean_rank")
+    cells["rank"] = cells.groupby([*table.block, "metric"], observed=True)["score"].rank(
+        method="average"
+    )
+    mean_rank = (
+        cells.groupby([*table.block, table.row], observed=True)["rank"].mean().rename("mean_rank")
+    )
     mean_rank = mean_rank.reset_index()
     idx = mean_rank.groupby(list(table.block), observed=True)["mean_rank"].idxmin()
     return mean_rank.loc[idx.to_numpy()].reset_index(drop=True)
@@ -210,41 +218,73 @@ def paper_tables(df: pd.DataFrame, **options: object) -> dict[str, MetricTable]:
     """
     tables = {
         "per_method": metric_table(
-            df, block=("model", "condition", "method"), row="mask", name="per_method",
+            df,
+            block=("model", "condition", "method"),
+            row="mask",
+            name="per_method",
             title="Per method: masks x metrics",
             description="For each model, condition and method, every mask built from the "
-            "method's attribution map. Marks compare the masks of one method.", **options),
+            "method's attribution map. Marks compare the masks of one method.",
+            **options,
+        ),
         "per_mask": metric_table(
-            df, block=("model", "condition", "mask"), row="method", name="per_mask",
+            df,
+            block=("model", "condition", "mask"),
+            row="method",
+            name="per_mask",
             title="Per mask: methods x metrics",
             description="For each model, condition and mask, every method. Marks compare methods; "
             "* = the best method is significantly better than the runner-up (paired over clips).",
-            **options),
+            **options,
+        ),
         "correctness": metric_table(
-            df, block=("model", "condition", "mask", "correct"), row="method", name="correctness",
+            df,
+            block=("model", "condition", "mask", "correct"),
+            row="method",
+            name="correctness",
             title="Correctly vs incorrectly classified clips",
             description="The per-mask table split by whether the model's prediction was correct.",
-            **options),
+            **options,
+        ),
     }
     if df["condition"].nunique() > 1:
         tables["per_condition"] = metric_table(
-            df, block=("model", "method", "mask"), row="condition", name="per_condition",
+            df,
+            block=("model", "method", "mask"),
+            row="condition",
+            name="per_condition",
             title="Per condition: clean vs background noise",
             description="For each model, method and mask, the metrics under each condition "
-            "(paired over clip ids; marks compare conditions).", **options)
+            "(paired over clip ids; marks compare conditions).",
+            **options,
+        )
     chosen = best_masks(tables["per_method"])
     pick = _select(df, chosen)
     summary = metric_table(
-        pick, block=("model", "condition"), row="method", name="summary",
+        pick,
+        block=("model", "condition"),
+        row="method",
+        name="summary",
         title="Summary: each method with its best mask",
         description="Each method at its best mask (lowest mean rank over the metrics in the "
         "per-method table). Marks compare methods; * = significantly better than the runner-up.",
-        **options)
+        **options,
+    )
     mask_of = chosen.set_index([*summary.block, "method"])["mask"]
     cells = summary.cells.copy()
-    cells["mask"] = [mask_of.get(tuple(r)) for r in cells[[*summary.block, "method"]].itertuples(index=False)]
-    tables["summary"] = MetricTable(summary.name, summary.title, summary.description, summary.block,
-                                    summary.row, summary.metrics, cells, extra=("mask",))
+    cells["mask"] = [
+        mask_of.get(tuple(r)) for r in cells[[*summary.block, "method"]].itertuples(index=False)
+    ]
+    tables["summary"] = MetricTable(
+        summary.name,
+        summary.title,
+        summary.description,
+        summary.block,
+        summary.row,
+        summary.metrics,
+        cells,
+        extra=("mask",),
+    )
     return tables
 
 
@@ -261,11 +301,17 @@ def ground_truth_table(df: pd.DataFrame, **options: object) -> MetricTable | Non
     if not any(m in df.columns and df[m].notna().any() for m in GT_METRICS):
         return None
     return metric_table(
-        df, block=("model", "condition", "method"), row="mask", metrics=GT_METRICS,
-        name="ground_truth", title="Ground truth (synthetic benchmark)",
+        df,
+        block=("model", "condition", "method"),
+        row="mask",
+        metrics=GT_METRICS,
+        name="ground_truth",
+        title="Ground truth (synthetic benchmark)",
         description="Agreement with the known target source: localization AUC of the attribution "
         "against the ideal mask, relevance mass inside it, and SI-SDR improvement of the masked-in "
-        "audio over the mixture, both against the clean target (dB).", **options)
+        "audio over the mixture, both against the clean target (dB).",
+        **options,
+    )
 
 
 @dataclass(frozen=True)
@@ -336,12 +382,19 @@ def write_tables(
         df = load_results(results)
         if sanity is None:
             sanity = load_sanity(results)
-    for col, keep in (("model", models), ("condition", conditions), ("method", methods), ("mask", masks)):
+    for col, keep in (
+        ("model", models),
+        ("condition", conditions),
+        ("method", methods),
+        ("mask", masks),
+    ):
         if keep:
             unknown = sorted(set(keep) - set(df[col].astype(str)))
             if unknown:
-                raise ParameterError(f"{col}s {unknown} are not in the results; available: "
-                                     f"{list(df[col].cat.categories)}")
+                raise ParameterError(
+                    f"{col}s {unknown} are not in the results; available: "
+                    f"{list(df[col].cat.categories)}"
+                )
             df = df[df[col].astype(str).isin(list(keep))]
             df[col] = df[col].cat.remove_unused_categories()
     if isinstance(sanity, (str, Path)):
@@ -350,7 +403,9 @@ def write_tables(
         for col, keep in (("model", models), ("method", methods)):
             if keep and col in sanity.columns:
                 sanity = sanity[sanity[col].astype(str).isin(list(keep))]
-    options = dict(n_resamples=n_resamples, confidence=confidence, alpha=alpha, test=test, seed=seed)
+    options = dict(
+        n_resamples=n_resamples, confidence=confidence, alpha=alpha, test=test, seed=seed
+    )
     tables = paper_tables(df, **options)
     gt = ground_truth_table(df, **options)
     if gt is not None:
@@ -368,12 +423,14 @@ def write_tables(
         files.append(_write_text(out / "tables" / f"{name}.tex", tablefmt.to_latex(table)))
         sections[name] = (table.title, table.description, tablefmt.styler(table).to_html())
     files.append(_write_text(out / "tables" / "sanity.csv", sanity_df.to_csv(index=False)))
-    sections["sanity"] = ("Sanity check (model-parameter randomization)",
-                          "Whether each method's attribution changes when the model's weights are "
-                          "randomized; 'not run' when the run has no sanity results.",
-                          sanity_df.style.hide(axis="index").to_html())
+    sections["sanity"] = (
+        "Sanity check (model-parameter randomization)",
+        "Whether each method's attribution changes when the model's weights are "
+        "randomized; 'not run' when the run has no sanity results.",
+        sanity_df.style.hide(axis="index").to_html(),
+    )
     intro = (
-        f"<p class=\"legend\">Source: {tablefmt.html.escape(source)} — {len(df)} rows, "
+        f'<p class="legend">Source: {tablefmt.html.escape(source)} — {len(df)} rows, '
         f"models {list(df['model'].cat.categories)}, conditions {list(df['condition'].cat.categories)}. "
         f"Each cell: mean [{confidence:.0%} bootstrap CI, {n_resamples} resamples, seed {seed}]. "
         "<b>Bold/green</b> = best in its block, <i>italic/red</i> = worst; * = best is "
@@ -396,8 +453,17 @@ def select(table: MetricTable, **keep: Sequence[object]) -> MetricTable:
     cells = table.cells
     for col, values in keep.items():
         if col not in cells.columns:
-            raise ParameterError(f"table {table.name!r} has no column {col!r}; "
-                                 f"columns: {[*table.block, table.row]}")
+            raise ParameterError(
+                f"table {table.name!r} has no column {col!r}; columns: {[*table.block, table.row]}"
+            )
         cells = cells[cells[col].astype(str).isin([str(v) for v in values])]
-    return MetricTable(table.name, table.title, table.description, table.block, table.row,
-                       table.metrics, cells.reset_index(drop=True), table.extra)
+    return MetricTable(
+        table.name,
+        table.title,
+        table.description,
+        table.block,
+        table.row,
+        table.metrics,
+        cells.reset_index(drop=True),
+        table.extra,
+    )

@@ -92,16 +92,19 @@ class FrontendConfig:
         check_choice("FrontendConfig.mel_norm", self.mel_norm, MEL_NORMS)
         for name in ("log", "center", "htk"):
             if not isinstance(getattr(self, name), bool):
-                raise ParameterError(f"FrontendConfig.{name} must be true or false, got "
-                                     f"{getattr(self, name)!r}")
+                raise ParameterError(
+                    f"FrontendConfig.{name} must be true or false, got {getattr(self, name)!r}"
+                )
         for name in ("sr", "n_fft", "hop_length", "n_mels"):
             _check_int(name, getattr(self, name))
         if self.win_length is None:
             object.__setattr__(self, "win_length", self.n_fft)
         _check_int("win_length", self.win_length)
         if self.win_length > self.n_fft:
-            raise ParameterError(f"FrontendConfig.win_length={self.win_length} exceeds "
-                                 f"n_fft={self.n_fft}; use win_length <= n_fft")
+            raise ParameterError(
+                f"FrontendConfig.win_length={self.win_length} exceeds "
+                f"n_fft={self.n_fft}; use win_length <= n_fft"
+            )
         for name in ("power", "amin", "ref"):
             check_positive(f"FrontendConfig.{name}", getattr(self, name))
         if self.top_db is not None:
@@ -136,8 +139,19 @@ class FrontendConfig:
     def paper_esc50(cls, kind: Literal["stft", "mel"] = "mel") -> FrontendConfig:
         """The paper's ESC-50 setting: 32 kHz, n_fft = window = 1024, hop 320, 64 mel bands
         over 50-14000 Hz, power spectrogram in dB, no ``top_db``."""
-        return cls(kind=kind, log=True, sr=32000, n_fft=1024, win_length=1024, hop_length=320,
-                   n_mels=64, fmin=50.0, fmax=14000.0, power=2.0, top_db=None)
+        return cls(
+            kind=kind,
+            log=True,
+            sr=32000,
+            n_fft=1024,
+            win_length=1024,
+            hop_length=320,
+            n_mels=64,
+            fmin=50.0,
+            fmax=14000.0,
+            power=2.0,
+            top_db=None,
+        )
 
 
 def _check_int(name: str, value: object) -> None:

@@ -73,8 +73,15 @@ class Spectrogram:
         """Sub-batch ``index`` (an int keeps the batch axis)."""
         if isinstance(index, int):
             index = slice(index, index + 1)
-        return Spectrogram(self.features[index], self.db[index], self.stft[index],
-                           self.mag[index], self.length, self.sr, self.config)
+        return Spectrogram(
+            self.features[index],
+            self.db[index],
+            self.stft[index],
+            self.mag[index],
+            self.length,
+            self.sr,
+            self.config,
+        )
 
 
 @dataclass
@@ -110,17 +117,26 @@ class Frontend:
         self._pinv_np: np.ndarray | None = None
         self.fb_lipschitz: float | None = None
         if c.kind == "mel":
-            self._fb_np = mel.mel_filterbank(sr=c.sr, n_fft=c.n_fft, n_mels=c.n_mels,
-                                             fmin=c.fmin, fmax=c.fmax, htk=c.htk,
-                                             norm=c.mel_norm)
-            self._map_np = mel.mask_map(self._fb_np, sr=c.sr, n_fft=c.n_fft, fmin=c.fmin,
-                                        fmax=c.fmax, htk=c.htk)
+            self._fb_np = mel.mel_filterbank(
+                sr=c.sr,
+                n_fft=c.n_fft,
+                n_mels=c.n_mels,
+                fmin=c.fmin,
+                fmax=c.fmax,
+                htk=c.htk,
+                norm=c.mel_norm,
+            )
+            self._map_np = mel.mask_map(
+                self._fb_np, sr=c.sr, n_fft=c.n_fft, fmin=c.fmin, fmax=c.fmax, htk=c.htk
+            )
             self._pinv_np, self.fb_lipschitz = mel.pseudo_inverse(self._fb_np)
         try:  # periodic window, librosa's values for any name librosa accepts
             window = librosa.filters.get_window(c.window, c.win_length, fftbins=True)
         except Exception as exc:  # librosa and scipy raise several types for a bad name
-            raise ParameterError(f"FrontendConfig.window={c.window!r} is not a window "
-                                 f"scipy.signal.get_window knows ({exc})") from exc
+            raise ParameterError(
+                f"FrontendConfig.window={c.window!r} is not a window "
+                f"scipy.signal.get_window knows ({exc})"
+            ) from exc
         self._window_np = np.asarray(window, dtype=np.float64)
         self._cache: dict[tuple[torch.device, torch.dtype], _Constants] = {}
 
@@ -162,13 +178,16 @@ class Frontend:
         """Window, filterbank and mask map on ``device`` in ``dtype`` (built once, cached)."""
         key = (torch.device(device), dtype)
         if key not in self._cache:
+
             def t(a):
                 return None if a is None else torch.as_tensor(a, dtype=dtype, device=device)
+
             # Normal tensors even when first called under torch.inference_mode(): inference
             # tensors in the cache would break every later call that autograd records.
             with torch.inference_mode(False):
-                self._cache[key] = _Constants(t(self._window_np), t(self._fb_np),
-                                              t(self._map_np), t(self._pinv_np))
+                self._cache[key] = _Constants(
+                    t(self._window_np), t(self._fb_np), t(self._map_np), t(self._pinv_np)
+                )
         return self._cache[key]
 
     def n_frames(self, length: int) -> int:
@@ -221,15 +240,29 @@ class Frontend:
         """Complex STFT ``(B, K, T)`` of a checked waveform batch."""
         c = self.config
         k = self.constants(wave.device, wave.dtype)
-        return _stft.stft(wave, n_fft=c.n_fft, hop_length=c.hop_length, win_length=c.win_length,
-                          window=k.window, center=c.center, pad_mode=c.pad_mode)
+        return _stft.stft(
+            wave,
+            n_fft=c.n_fft,
+            hop_length=c.hop_length,
+            win_length=c.win_length,
+            window=k.window,
+            center=c.center,
+            pad_mode=c.pad_mode,
+        )
 
     def istft(self, D: torch.Tensor, length: int) -> torch.Tensor:
         """Waveforms ``(B, length)`` from a complex STFT ``(B, K, T)``."""
         c = self.config
         k = self.constants(D.device, D.real.dtype)
-        return _stft.istft(D, n_fft=c.n_fft, hop_length=c.hop_length, win_length=c.win_length,
-                           window=k.window, center=c.center, length=length)
+        return _stft.istft(
+            D,
+            n_fft=c.n_fft,
+            hop_length=c.hop_length,
+            win_length=c.win_length,
+            window=k.window,
+            center=c.center,
+            length=length,
+        )
 
     def spectrum(self, wave: torch.Tensor) -> torch.Tensor:
         """Linear features ``|X| ** power`` (through the mel filterbank for mel), ``(B, F, T)``."""
@@ -289,14 +322,22 @@ class Frontend:
         self.check_wave(wave)
         D = self.stft(wave)
         feats, db = self._to_features(self._spectrum(D))
-        return Spectrogram(features=feats.unsqueeze(1), db=db.unsqueeze(1), stft=D, mag=D.abs(),
-                           length=wave.shape[1], sr=self.config.sr, config=self.config)
+        return Spectrogram(
+            features=feats.unsqueeze(1),
+            db=db.unsqueeze(1),
+            stft=D,
+            mag=D.abs(),
+            length=wave.shape[1],
+            sr=self.config.sr,
+            config=self.config,
+        )
 
     def check_spectrogram(self, spec: Spectrogram, name: str = "spec") -> Spectrogram:
         """Reject a bundle this frontend did not make (other sample rate or parameters)."""
         if not isinstance(spec, Spectrogram):
-            raise ParameterError(f"{name} must be a Spectrogram from Frontend.analyze, got "
-                                 f"{type(spec).__name__}")
+            raise ParameterError(
+                f"{name} must be a Spectrogram from Frontend.analyze, got {type(spec).__name__}"
+            )
         if spec.sr != self.config.sr:
             raise ParameterError(
                 f"{name} was analysed at {spec.sr} Hz but this frontend runs at "
@@ -309,8 +350,7 @@ class Frontend:
                 f"({self.config.name}, n_fft={self.config.n_fft}, hop="
                 f"{self.config.hop_length}); analyse the audio with this frontend"
             )
-        check_tensor(f"{name}.features", spec.features,
-                     shape=(None, 1, self.n_bins, None))
+        check_tensor(f"{name}.features", spec.features, shape=(None, 1, self.n_bins, None))
         return spec
 
     # ------------------------------------------------------------------ inversion

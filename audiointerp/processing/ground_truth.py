@@ -62,8 +62,10 @@ def ideal_mask(
     frontend.check_wave(target, "target")
     frontend.check_wave(background, "background")
     if target.shape != background.shape:
-        raise ParameterError(f"target {tuple(target.shape)} and background "
-                             f"{tuple(background.shape)} must have the same shape")
+        raise ParameterError(
+            f"target {tuple(target.shape)} and background "
+            f"{tuple(background.shape)} must have the same shape"
+        )
     check_positive("range_db", range_db)
     if not isinstance(threshold_db, (int, float)) or threshold_db != threshold_db:
         raise ParameterError(f"threshold_db must be a number, got {threshold_db!r}")

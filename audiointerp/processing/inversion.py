@@ -52,12 +52,15 @@ def check_mask(frontend: Frontend, spec: Spectrogram, mask: torch.Tensor) -> tor
     frontend.check_spectrogram(spec)
     check_tensor("mask", mask, shape=tuple(spec.features.shape))
     if mask.device != spec.features.device:
-        raise ParameterError(f"mask is on {mask.device} but the spectrogram is on "
-                             f"{spec.features.device}; move one of them")
+        raise ParameterError(
+            f"mask is on {mask.device} but the spectrogram is on "
+            f"{spec.features.device}; move one of them"
+        )
     lo, hi = float(mask.detach().min()), float(mask.detach().max())
     if lo < 0.0 or hi > 1.0:
-        raise ParameterError(f"mask values must lie in [0, 1], got range [{lo:g}, {hi:g}]; "
-                             "normalise the mask first")
+        raise ParameterError(
+            f"mask values must lie in [0, 1], got range [{lo:g}, {hi:g}]; normalise the mask first"
+        )
     return mask
 
 
@@ -115,8 +118,9 @@ def resynthesize(
         return frontend.istft(_scale(spec.stft, linear_mask(frontend, mask)), spec.length)
     if route == "griffinlim":
         mag = spec.mag * linear_mask(frontend, mask)
-        return griffinlim(frontend, mag, length=spec.length, n_iter=n_iter, momentum=momentum,
-                          seed=seed)
+        return griffinlim(
+            frontend, mag, length=spec.length, n_iter=n_iter, momentum=momentum, seed=seed
+        )
     return _paper_route(frontend, spec, mask, nnls_iter=nnls_iter)
 
 
@@ -196,8 +200,13 @@ def griffinlim(
     for _ in range(int(n_iter)):
         c = frontend.stft(frontend.istft(_with_magnitude(t, mag, tiny), length))
         # t = c + momentum (c - c_prev), as one real lerp: complex arithmetic is slow on CPU.
-        t = c if c_prev is None else torch.view_as_complex(
-            torch.lerp(torch.view_as_real(c_prev), torch.view_as_real(c), 1.0 + momentum))
+        t = (
+            c
+            if c_prev is None
+            else torch.view_as_complex(
+                torch.lerp(torch.view_as_real(c_prev), torch.view_as_real(c), 1.0 + momentum)
+            )
+        )
         c_prev = c
     y_t = frontend.istft(_with_magnitude(t, mag, tiny), length)
     if c_prev is None:
@@ -236,8 +245,9 @@ def snr_db(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     ``10 log10(sum ref^2 / sum (est - ref)^2)``, computed in float64; ``inf`` when identical.
     """
     if est.shape != ref.shape:
-        raise ParameterError(f"est {tuple(est.shape)} and ref {tuple(ref.shape)} must have the "
-                             "same shape")
+        raise ParameterError(
+            f"est {tuple(est.shape)} and ref {tuple(ref.shape)} must have the same shape"
+        )
     ref64, err = ref.double(), (est.double() - ref.double())
     return 10.0 * torch.log10(ref64.square().sum(-1) / err.square().sum(-1))
 
@@ -299,6 +309,8 @@ def _check_range(name: str, rng: tuple[int, int], size: int) -> tuple[int, int]:
     except (TypeError, ValueError) as exc:
         raise ParameterError(f"{name} must be a pair of ints (start, stop), got {rng!r}") from exc
     if not 0 <= a < b <= size:
-        raise ParameterError(f"{name}={rng!r} must satisfy 0 <= start < stop <= {size} "
-                             "(end-exclusive feature indices)")
+        raise ParameterError(
+            f"{name}={rng!r} must satisfy 0 <= start < stop <= {size} "
+            "(end-exclusive feature indices)"
+        )
     return a, b

@@ -13,7 +13,12 @@ import numpy as np
 import torch
 
 __all__ = [
-    "mel_filterbank", "band_centers_hz", "band_edges_hz", "mask_map", "pseudo_inverse", "nnls",
+    "mel_filterbank",
+    "band_centers_hz",
+    "band_edges_hz",
+    "mask_map",
+    "pseudo_inverse",
+    "nnls",
 ]
 
 
@@ -27,7 +32,13 @@ def mel_filterbank(
     np.ndarray (n_mels, 1 + n_fft // 2) float64
     """
     return librosa.filters.mel(
-        sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm,
+        sr=sr,
+        n_fft=n_fft,
+        n_mels=n_mels,
+        fmin=fmin,
+        fmax=fmax,
+        htk=htk,
+        norm=norm,
         dtype=np.float64,
     )
 
@@ -48,7 +59,9 @@ def band_edges_hz(*, sr: int, n_mels: int, fmin: float, fmax: float, htk: bool) 
     return np.concatenate([[0.0], 0.5 * (c[1:] + c[:-1]), [sr / 2.0]])
 
 
-def mask_map(fb: np.ndarray, *, sr: int, n_fft: int, fmin: float, fmax: float, htk: bool) -> np.ndarray:
+def mask_map(
+    fb: np.ndarray, *, sr: int, n_fft: int, fmin: float, fmax: float, htk: bool
+) -> np.ndarray:
     """Matrix carrying a mel-band mask to linear STFT bins.
 
     A linear bin takes the average of the mask values of the bands whose triangles cover it,
