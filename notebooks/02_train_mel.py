@@ -24,12 +24,8 @@
 
 # %% tags=["parameters"]
 # Parameters (papermill injects overrides after this cell; derived values come next).
-config_path: str = (
-    "configs/default_mel.yaml"  # training config (YAML), relative to the repository root
-)
-data_dir: str = (
-    "data/synth"  # data set folder; the synthetic benchmark is generated there if missing
-)
+config_path: str = "configs/default_mel.yaml"  # training config (YAML), relative to the repository root
+data_dir: str = "data/synth"  # data set folder; the synthetic benchmark is generated there if missing
 epochs: int | None = None  # number of epochs; None keeps the config's train.epochs
 output_dir: str = "results/runs/default_mel"  # run folder (an unfinished run there is resumed)
 max_clips: int | None = None  # smoke runs: at most this many clips per split; None keeps all
@@ -74,8 +70,6 @@ display(Image(str(result.out_dir / "confusion_test.png")))
 # %%
 rows = []
 for condition in [None, *noise_conditions]:
-    ev = evaluate_checkpoint(
-        result.checkpoint, data_dir, folds=cfg.data.test_folds, noise=condition
-    )
+    ev = evaluate_checkpoint(result.checkpoint, data_dir, folds=cfg.data.test_folds, noise=condition)
     rows.append({"condition": ev.condition, "accuracy": ev.result.accuracy, "clips": len(ev.ids)})
 pd.DataFrame(rows)
