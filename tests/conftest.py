@@ -85,3 +85,16 @@ def esc50_factory(tmp_path: Path) -> Callable[..., Path]:
         return make_esc50(tmp_path / name, **kwargs)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic benchmark (2 clips per class, seed 0), generated once per session.
+
+    Tests use this rather than a local ``data/synth`` so that they run, identically, on a
+    fresh clone.
+    """
+    from audiointerp.data.synth import generate_benchmark
+
+    root = tmp_path_factory.mktemp("synth")
+    return generate_benchmark(root / "bench", seed=0, clips_per_class=2, progress=False)

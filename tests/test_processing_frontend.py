@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import librosa
 import numpy as np
 import pytest
@@ -14,8 +12,6 @@ import torch
 from audiointerp.config import from_dict
 from audiointerp.errors import ParameterError
 from audiointerp.processing import FrontendConfig, build_frontend
-
-SYNTH = Path(__file__).resolve().parents[1] / "data" / "synth"
 
 
 def field_recording(sr: int, seconds: float = 2.0, seed: int = 0) -> np.ndarray:
@@ -97,12 +93,10 @@ def test_features_equal_librosa(name):
         np.testing.assert_allclose(got32[above], ref32[above], atol=1e-3, err_msg=signal)
 
 
-def test_features_equal_librosa_on_benchmark_clip():
-    if not (SYNTH / "meta" / "esc50.csv").is_file():
-        pytest.skip("synthetic benchmark not generated (audiointerp synth)")
+def test_features_equal_librosa_on_benchmark_clip(synth_root):
     from audiointerp.data.datasets import open_dataset
 
-    ds = open_dataset(SYNTH, sr=16000, duration_s=5.0)
+    ds = open_dataset(synth_root, sr=16000, duration_s=5.0)
     cfg = CONFIGS["log-mel"]
     fe = build_frontend(cfg)
     for i in (0, len(ds) // 2):

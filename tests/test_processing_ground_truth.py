@@ -75,18 +75,12 @@ def test_bad_input():
         ideal_mask(fe, target.numpy(), background)
 
 
-def test_benchmark_clips_mask_recovers_target():
+def test_benchmark_clips_mask_recovers_target(synth_root):
     """On the synthetic benchmark, keeping the ideal mask brings the mixture closer to its target."""
-    from pathlib import Path
-
+    from audiointerp.data.datasets import open_dataset
     from audiointerp.processing import snr_db
 
-    synth = Path(__file__).resolve().parents[1] / "data" / "synth"
-    if not (synth / "meta" / "esc50.csv").is_file():
-        pytest.skip("synthetic benchmark not generated (audiointerp synth)")
-    from audiointerp.data.datasets import open_dataset
-
-    ds = open_dataset(synth, sr=SR, duration_s=5.0)
+    ds = open_dataset(synth_root, sr=SR, duration_s=5.0)
     idx = [0, len(ds) // 2, len(ds) - 1]
     stems = [ds.load_stems(i) for i in idx]
     target = torch.from_numpy(np.stack([s["target"] for s in stems]))

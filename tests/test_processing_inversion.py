@@ -16,7 +16,6 @@ from audiointerp.processing import FrontendConfig, build_frontend, griffinlim
 from audiointerp.processing.inversion import linear_mask, spectral_convergence
 from audiointerp.processing.mel import nnls
 
-SYNTH = Path(__file__).resolve().parents[1] / "data" / "synth"
 KINDS = {
     "mel": FrontendConfig(kind="mel"),
     "stft": FrontendConfig(kind="stft"),
@@ -49,12 +48,10 @@ def snr_db(est: torch.Tensor, ref: torch.Tensor) -> np.ndarray:
     return (10 * torch.log10(ref.double().square().sum(-1) / err.clamp_min(1e-300))).numpy()
 
 
-def benchmark_waves(sr: int) -> torch.Tensor | None:
-    if not (SYNTH / "meta" / "esc50.csv").is_file():
-        return None
+def benchmark_waves(root: Path, sr: int) -> torch.Tensor:
     from audiointerp.data.datasets import open_dataset
 
-    ds = open_dataset(SYNTH, sr=sr, duration_s=5.0)
+    ds = open_dataset(root, sr=sr, duration_s=5.0)
     waves, _, _ = ds.load_batch([0, len(ds) // 3, 2 * len(ds) // 3])
     return torch.from_numpy(waves)
 
@@ -81,10 +78,8 @@ def test_phase_route_exact(setup):
         assert snr_db(total, y).min() >= 90
 
 
-def test_phase_route_on_benchmark_clips():
-    y = benchmark_waves(16000)
-    if y is None:
-        pytest.skip("synthetic benchmark not generated (audiointerp synth)")
+def test_phase_route_on_benchmark_clips(synth_root):
+    y = benchmark_waves(synth_root, 16000)
     for kind in ("mel", "stft"):
         fe = build_frontend(FrontendConfig(kind=kind))
         spec = fe.analyze(y)
