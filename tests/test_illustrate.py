@@ -91,7 +91,7 @@ def test_listening_page_is_self_contained():
     sec = PageSection("mel: clip", "summary", b"\x89PNG fake", 16000, y, versions, ["minmax"])
     page = listening_page([sec], title="t")
     assert len(_data_uris(page, "image/png")) == 1
-    wavs = _data_uris(page, "audio/wav")
+    wavs = _data_uris(page, "audio/flac")
     assert len(wavs) == 4  # original, in, out, slice
     back, sr = sf.read(io.BytesIO(wavs[0]))
     assert sr == 16000 and np.abs(back - y).max() < 1e-4
@@ -128,7 +128,7 @@ def test_illustrate_clip_writes_figure_audio_and_page(tiny, tmp_path):
     assert sr == 16000 and len(y) == 16000 and np.abs(y).max() <= 1.0
     page = ill.html.read_text()
     assert len(_data_uris(page, "image/png")) == 1
-    assert len(_data_uris(page, "audio/wav")) == 1 + 2 * (1 + 2 * 2)
+    assert len(_data_uris(page, "audio/flac")) == 1 + 2 * (1 + 2 * 2)
     assert not re.search(r'(src|href)="(?!data:|#)', page)
     assert ill.figure == res.figure_png and ill.clip_id == res.clip.clip_id
     again = illustrate_clip(

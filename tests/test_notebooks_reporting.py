@@ -74,7 +74,7 @@ def test_illustration_and_explorer_notebooks(tmp_path_factory, tmp_path):
         },
     )
     page = (tmp_path / "supp" / "illustration" / "listen.html").read_text()
-    assert "data:image/png;base64," in page and "data:audio/wav;base64," in page
+    assert "data:image/png;base64," in page and "data:audio/flac;base64," in page
     assert (tmp_path / "supp" / "illustration" / "mel" / "figure.pdf").is_file()
     nb = _execute(
         "07_explorer",
