@@ -41,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from audiointerp.commands.synth import summarize
     from audiointerp.experiments.config import load_experiment, parse_overrides
     from audiointerp.experiments.demo import run_demo
 
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_experiment(args.config, overrides)
     t0 = time.perf_counter()
     report = run_demo(cfg, supplementary=args.supplementary, progress=not args.no_progress)
+    print(f"\nbenchmark {cfg.data.root}:\n{summarize(cfg.data.root)}")
     print(
         f"\naudiointerp demo finished in {time.perf_counter() - t0:.0f} s "
         f"(peak memory {report['peak_rss_mb']:.0f} MiB)"
