@@ -92,6 +92,30 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """Parse ``--set`` items ``["a.b=1", "conditions=[clean]"]`` into ``{"a.b": 1, ...}``.
+
+    Parameters
+    ----------
+    items : list of str or None
+        ``key=value`` strings; keys are dotted field paths, values are YAML.
+
+    Returns
+    -------
+    dict
+    """
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ParameterError(f"--set {item!r}: expected key=value, e.g. --set data.n_clips=8")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ParameterError(f"--set {item!r}: value is not valid YAML: {exc}") from exc
+    return out
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping, with errors that name the file."""
     path = Path(path)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from audiointerp.config import from_dict, load_config, save_yaml, to_dict
+from audiointerp.config import from_dict, load_config, parse_overrides, save_yaml, to_dict
 from audiointerp.errors import ParameterError
 
 
@@ -62,3 +62,16 @@ def test_missing_and_malformed_files(tmp_path):
     scalar.write_text("42\n")
     with pytest.raises(ParameterError, match="mapping at top level"):
         load_config(Outer, scalar)
+
+
+def test_parse_overrides_reads_yaml_values_and_rejects_malformed_items():
+    assert parse_overrides(["a.b=1", "c=[clean, white]", "d=null"]) == {
+        "a.b": 1,
+        "c": ["clean", "white"],
+        "d": None,
+    }
+    assert parse_overrides(None) == {}
+    with pytest.raises(ParameterError, match="expected key=value"):
+        parse_overrides(["n_clips"])
+    with pytest.raises(ParameterError, match="not valid YAML"):
+        parse_overrides(["x=[1, 2"])

@@ -15,9 +15,9 @@ import pytest
 import torch
 from experiment_fixtures import session_setup
 
-from audiointerp.config import save_yaml
+from audiointerp.config import parse_overrides, save_yaml
 from audiointerp.errors import ParameterError
-from audiointerp.experiments.config import load_experiment, parse_overrides
+from audiointerp.experiments.config import load_experiment
 from audiointerp.experiments.evaluation import evaluate_masks, evaluate_masks_naive, predict_probs
 from audiointerp.experiments.runner import KILL_AFTER_UNITS_ENV, run_experiment, select_clips
 from audiointerp.experiments.store import METRIC_COLUMNS, read_csv

@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from audiointerp.commands.synth import summarize
-    from audiointerp.experiments.config import load_experiment, parse_overrides
+    from audiointerp.config import parse_overrides
+    from audiointerp.experiments.config import load_experiment
     from audiointerp.experiments.demo import run_demo
 
     overrides = parse_overrides(args.overrides)

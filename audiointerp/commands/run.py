@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from audiointerp.experiments.config import load_experiment, parse_overrides
+    from audiointerp.config import parse_overrides
+    from audiointerp.experiments.config import load_experiment
     from audiointerp.experiments.runner import run_experiment
 
     overrides = parse_overrides(args.overrides)

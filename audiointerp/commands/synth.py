@@ -27,18 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace):
-    import yaml
-
-    from audiointerp.config import from_dict, load_yaml
+    from audiointerp.config import from_dict, load_yaml, parse_overrides
     from audiointerp.data.synth import SynthConfig
-    from audiointerp.errors import ParameterError
 
     data = load_yaml(args.config) if args.config else {}
-    for item in args.overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ParameterError(f"--set {item!r}: expected KNOB=VALUE")
-        data[key.strip()] = yaml.safe_load(value)
+    data.update(parse_overrides(args.overrides))
     return from_dict(SynthConfig, data, where=args.config or "--set")
 
 

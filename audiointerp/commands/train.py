@@ -5,10 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import yaml
-
-from audiointerp.errors import ParameterError
-
 HELP = "train a classifier from a config (restart the same command to resume an interrupted run)"
 
 
@@ -37,18 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
-def parse_overrides(items: list[str]) -> dict[str, object]:
-    """``["a.b=1", "c=[1, 2]"]`` -> ``{"a.b": 1, "c": [1, 2]}`` (values parsed as YAML)."""
-    out: dict[str, object] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ParameterError(f"--set {item!r}: expected KEY=VALUE, e.g. --set train.lr=0.0003")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
+    from audiointerp.config import parse_overrides
     from audiointerp.models import load_train_config, train
 
     overrides = parse_overrides(args.overrides)

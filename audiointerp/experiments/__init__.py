@@ -30,7 +30,6 @@ from audiointerp.experiments.config import (
     ExperimentConfig,
     load_experiment,
     notebook_config,
-    parse_overrides,
 )
 from audiointerp.experiments.runner import RunResult, run_experiment, select_clips
 from audiointerp.experiments.store import ResultStore, UnitKey
@@ -66,7 +65,6 @@ __all__ = [
     "UnitKey",
     "load_experiment",
     "notebook_config",
-    "parse_overrides",
     "run_experiment",
     "select_clips",
 ]

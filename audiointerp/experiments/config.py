@@ -12,8 +12,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from audiointerp.config import from_dict, load_config, to_dict
 from audiointerp.errors import ParameterError
 from audiointerp.validation import check_choice, check_positive
@@ -177,30 +175,6 @@ class ExperimentConfig:
     @property
     def output_dir(self) -> Path:
         return Path(self.output)
-
-
-def parse_overrides(items: list[str] | None) -> dict[str, Any]:
-    """Parse ``["a.b=1", "conditions=[clean]"]`` into ``{"a.b": 1, ...}`` (values are YAML).
-
-    Parameters
-    ----------
-    items : list of str or None
-        ``key=value`` strings; keys are dotted field paths of :class:`ExperimentConfig`.
-
-    Returns
-    -------
-    dict
-    """
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ParameterError(f"--set {item!r}: expected key=value, e.g. data.n_clips=8")
-        try:
-            out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            raise ParameterError(f"--set {item!r}: value is not valid YAML: {exc}") from exc
-    return out
 
 
 def load_experiment(
