@@ -11,6 +11,8 @@ import argparse
 import time
 from pathlib import Path
 
+from audiointerp.commands import add_set_option
+
 HELP = "one-command demo: benchmark, demo grid with the committed weights, tables, listening page"
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,14 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="the demo grid")
     parser.add_argument("--noises", default=None, help="noise folder (default: the config's)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a grid field, e.g. --set data.n_clips=20",
-    )
+    add_set_option(parser, "data.n_clips=20")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from audiointerp.commands import add_set_option
+
 HELP = "run an experiment grid (models x conditions x methods x masks) and write its results"
 
 
@@ -14,15 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", default=None, help="results root (overrides the config's `output`)"
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config field (dotted, YAML value), e.g. --set data.n_clips=8 "
-        "--set conditions=[clean] --set methods.lime.n_samples=100; repeatable",
-    )
+    add_set_option(parser, "methods.lime.n_samples=100")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 

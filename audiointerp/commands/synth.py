@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from audiointerp.commands import add_set_option
+
 HELP = "generate the synthetic benchmark with ground-truth stems (ESC-50 layout)"
 
 
@@ -14,14 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clips-per-class", type=int, default=40, help="clips per class (40)")
     parser.add_argument("--sr", type=int, default=16000, help="sample rate of the files, Hz")
     parser.add_argument("--config", default=None, help="YAML file of SynthConfig knobs")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KNOB=VALUE",
-        help="override a SynthConfig knob, e.g. snr_db_min=-4",
-    )
+    add_set_option(parser, "snr_db_min=-4")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing benchmark")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from audiointerp.commands import add_set_option
+
 HELP = "train a classifier from a config (restart the same command to resume an interrupted run)"
 
 
@@ -22,14 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", default=None, help="cpu, cuda, ... (default: CUDA when available)"
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config field (dotted key, YAML value), e.g. --set model.width=0.5; repeatable",
-    )
+    add_set_option(parser, "model.width=0.5")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
