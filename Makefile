@@ -35,7 +35,7 @@ lint: install-dev
 
 ## make reproduce: execute the numbered notebooks in order with papermill
 reproduce: install
-	$(PY) -m audiointerp.experiments.reproduce --data $(DATA) $(if $(PRETRAINED),--pretrained $(PRETRAINED),)
+	$(PY) -m audiointerp reproduce --data $(DATA) $(if $(PRETRAINED),--pretrained $(PRETRAINED),)
 
 benchmarks: install
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done

@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "tables": "tables",
     "illustrate": "illustrate",
     "demo": "demo",
+    "reproduce": "reproduce",
 }
 
 log = logging.getLogger("audiointerp")

@@ -63,6 +63,10 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+        # A base class may pick the concrete dataclass from the data (ModelConfig by `arch`).
+        hook = getattr(hint, "from_mapping", None)
+        if hook is not None:
+            return hook(value, where=where)
         return from_dict(hint, value, where=where)
     if origin in (typing.Union, types.UnionType):
         for arg in args:

@@ -79,8 +79,8 @@ def main() -> None:
     args = parser.parse_args()
     tune_allocator()
 
-    from audiointerp.experiments.config import load_experiment
-    from audiointerp.experiments.runner import run_experiment
+    from audiointerp.experiments.grid.config import load_experiment
+    from audiointerp.experiments.grid.runner import run_experiment
     from audiointerp.models import load_classifier
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_runner_"))
@@ -99,7 +99,7 @@ def main() -> None:
                 "data.n_clips": args.clips,
                 "conditions": args.conditions,
                 "output": str(tmp / "out" / name),
-                "batch_size": args.clips,
+                "clips_per_unit": args.clips,
                 "sanity_clips": 0,
             },
         )

@@ -43,8 +43,8 @@ class TinySetup:
                 "lime": {"n_samples": 8, "batch_size": 8, "segmentation": "grid"},
             },
             "masks": ["minmax", "bin", "topK_5", "topK_50", "pos_thresh_75"],
-            "batch_size": 3,
-            "max_forward_batch": 16,
+            "clips_per_unit": 3,
+            "batch_size": 16,
             "output": str(out),
         }
         base.update(extra)

@@ -11,13 +11,13 @@ from test_models import fake_panns_state
 from audiointerp.errors import CheckpointError
 from audiointerp.models import (
     FORMAT,
+    CnnConfig,
     build_model,
     load_classifier,
     load_panns_weights,
     read_checkpoint,
     save_classifier,
 )
-from audiointerp.models.registry import ModelConfig
 from audiointerp.processing import FrontendConfig
 
 FRONTEND = FrontendConfig(kind="mel", n_mels=32)
@@ -25,7 +25,7 @@ CLASSES = ["a", "b", "c"]
 
 
 def _tiny(num_bins: int = 32):
-    cfg = ModelConfig(arch="cnn6", width=1 / 16)
+    cfg = CnnConfig(arch="cnn6", width=1 / 16)
     model = build_model("cnn6", num_classes=3, num_bins=num_bins, width=cfg.width).eval()
     return model, cfg
 

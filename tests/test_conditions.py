@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from audiointerp.errors import ParameterError
-from audiointerp.experiments.conditions import (
+from audiointerp.experiments.grid.conditions import (
     Condition,
     apply_condition,
     mixing_coefficients,

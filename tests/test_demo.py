@@ -35,6 +35,13 @@ def test_demo_command_writes_every_output_and_reports_them(tiny, tmp_path, capsy
     assert (supp / "tables.html").is_file()
     page = (supp / "illustration" / "listen.html").read_text()
     assert "data:audio/flac;base64," in page
+    # the listening page explains its clip exactly as the grid's rows do
+    shown = pd.read_csv(supp / "illustration" / "mel" / "metrics.csv")
+    rows = table[(table["model"] == "mel") & (table["id"] == shown["clip"].iloc[0])]
+    merged = shown.merge(rows, on=["method", "mask"], suffixes=("_page", ""))
+    assert len(merged) == len(shown) == 2 * 2  # methods x the default masks the grid scored
+    for col in ("p", "p_in", "p_out", "FF", "AD", "SPS", "COMP", "loc_auc", "si_sdr"):
+        assert (merged[f"{col}_page"] - merged[col]).abs().max() < 1e-6, col
     report = json.loads((out / "manifest.json").read_text())["demo"]
     assert report["wall_s"] > 0 and report["peak_rss_mb"] > 0
     printed = capsys.readouterr().out

@@ -10,7 +10,7 @@ import soundfile as sf
 from experiment_fixtures import session_setup
 
 from audiointerp.errors import AudioInterpError
-from audiointerp.experiments.explorer import Explorer, ExplorerSession
+from audiointerp.experiments.interactive.explorer import Explorer, ExplorerSession
 
 
 @pytest.fixture(scope="module")

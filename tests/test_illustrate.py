@@ -13,9 +13,10 @@ import torch
 from experiment_fixtures import session_setup
 
 from audiointerp.errors import ParameterError
-from audiointerp.experiments.clipexplain import analyze_clip, explain_clip, grid_rectangle
-from audiointerp.experiments.illustrate import illustrate_clip
-from audiointerp.experiments.listening import PageSection, listening_page, wav_bytes
+from audiointerp.experiments.core.explain import grid_rectangle
+from audiointerp.experiments.interactive.clip import ClipExplainer
+from audiointerp.experiments.interactive.illustrate import illustrate_clip
+from audiointerp.experiments.interactive.listening import PageSection, listening_page, wav_bytes
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +40,14 @@ def test_explain_clip_matches_masks_and_metrics(tiny):
     clf = load_classifier(tiny.models["mel"], device="cpu")
     ds = open_dataset(tiny.data, sr=16000, duration_s=1.0)
     wave, _, cid = ds[0]
-    clip = analyze_clip(clf.model, clf.frontend, clf.classes, wave, clip_id=cid)
+    explainer = ClipExplainer.from_folder(clf, tiny.data, train_folds=(2,), duration_s=1.0)
+    clip = explainer.analyze(wave, clip_id=cid, category=ds.clips[0].category)
     with torch.no_grad():
         probs = clf.model(clf.frontend.analyze(torch.from_numpy(wave)[None]).features).softmax(-1)[
             0
         ]
     np.testing.assert_allclose(clip.probs, probs.numpy(), rtol=1e-5)
-    ex = explain_clip(clf.model, clf.frontend, clip, "saliency", masks=["minmax", "bin"])
+    ex = explainer.explain(clip, "saliency", masks=["minmax", "bin"])
     assert list(ex) == ["minmax", "bin"]
     e = ex["bin"]
     F, T = clip.features.shape[-2:]
@@ -60,7 +62,7 @@ def test_explain_clip_matches_masks_and_metrics(tiny):
     assert e.metrics["FF"] == pytest.approx(e.metrics["p"] - e.metrics["p_out"])
     assert set(e.metrics) >= {"FF", "AI", "AD", "AG", "FidIn", "SPS", "COMP"}
     with pytest.raises(ParameterError, match="mask"):
-        explain_clip(clf.model, clf.frontend, clip, "saliency", masks=["nope"])
+        explainer.explain(clip, "saliency", masks=["nope"])
 
 
 def test_slice_method_rectangle_comes_from_occlusion(tiny):
@@ -70,12 +72,16 @@ def test_slice_method_rectangle_comes_from_occlusion(tiny):
 
     clf = load_classifier(tiny.models["stft"], device="cpu")
     wave, _, cid = open_dataset(tiny.data, sr=16000, duration_s=1.0)[1]
-    clip = analyze_clip(clf.model, clf.frontend, clf.classes, wave, clip_id=cid)
-    ex = explain_clip(clf.model, clf.frontend, clip, "slice", masks=["minmax"], n_freq=2, n_time=4)[
-        "minmax"
-    ]
+    explainer = ClipExplainer.from_folder(
+        clf, None, method_options={"slice": {"n_freq": 2, "n_time": 4}}
+    )
+    clip = explainer.analyze(wave, clip_id=cid)
+    ex = explainer.explain(clip, "slice", masks=["minmax"])["minmax"]
     res = get_method("slice", n_freq=2, n_time=4).explain(clf.model, clip.features)
-    assert ex.rect == (res.freq_bins[0], res.frames[0])
+    assert ex.rect == res.regions[0]
+    assert ex.details["drops"].shape == (2, 4)
+    # without training data the fill falls back to the clip's own mean, and says so
+    assert any("clip's own mean" in n for n in explainer.context.notes)
 
 
 def _data_uris(page: str, kind: str) -> list[bytes]:
@@ -184,7 +190,7 @@ def test_illustrate_command(tiny, tmp_path, capsys):
 def test_hz_axis_labels_sit_at_their_frequency():
     from matplotlib.figure import Figure
 
-    from audiointerp.experiments.figures import set_hz_axis
+    from audiointerp.experiments.interactive.figures import set_hz_axis
     from audiointerp.processing import FrontendConfig, build_frontend
 
     hz = build_frontend(FrontendConfig(kind="mel")).bin_frequencies_hz()

@@ -29,7 +29,7 @@ def checkpoint(tmp_path_factory):
         model_config={"arch": "cnn6", "width": 0.125},
         frontend_config=frontend,
         classes=CLASSES,
-        meta={"feature_mean": -40.0},
+        meta={"note": "random init, tests"},
     )
 
 
@@ -51,12 +51,14 @@ def _run(checkpoint, audio, out, *extra):
 def test_interpret_writes_figure_audio_and_metrics(checkpoint, audio, tmp_path, capsys):
     masks = ["minmax", "bin", "topK_30_pos"]
     assert _run(checkpoint, audio, tmp_path, "--method", "gradcam", "--masks", *masks) == 0
+    tmp_path = tmp_path / "gradcam"  # one folder per method
     report = json.loads((tmp_path / "metrics.json").read_text())
     assert report["method"] == "gradcam" and report["target"] == report["predicted"]
     assert list(report["masks"]) == masks
     for row in report["masks"].values():
         assert set(row) >= {"FF", "AI", "AD", "AG", "FidIn", "SPS", "COMP", "p_in", "p_out"}
         assert all(np.isfinite(v) for v in row.values())
+    assert report["sha256"] and report["context_notes"]  # no --data: the fallbacks are named
     assert (tmp_path / "figure.png").stat().st_size > 10_000
     for name in masks:
         for kind in ("in", "out"):
@@ -70,8 +72,10 @@ def test_interpret_slice_writes_best_rectangle(checkpoint, audio, tmp_path):
         checkpoint, audio, tmp_path, "--method", "slice", "--masks", "bin", "--target", "rain"
     )
     assert code == 0
+    tmp_path = tmp_path / "slice"
     report = json.loads((tmp_path / "metrics.json").read_text())
-    assert report["target"] == "rain" and report["options"] == {"fill": -40.0}
+    assert report["target"] == "rain" and report["options"] == {}
+    assert any("clip's own mean" in n for n in report["context_notes"])
     assert np.asarray(report["slice"]["drops"]).shape == (3, 3)
     f0, f1 = report["slice"]["freq_bins"]
     assert 0 <= f0 < f1 <= 64 and report["slice"]["hz"][0] < report["slice"]["hz"][1]
@@ -84,7 +88,8 @@ def test_interpret_bad_arguments(checkpoint, audio, tmp_path, capsys):
     assert "topK_10" in capsys.readouterr().err
     assert _run(checkpoint, audio, tmp_path, "--target", "dog") == 2
     assert _run(checkpoint, audio, tmp_path, "--method", "lime", "--set", "n_samples") == 2
+    assert _run(checkpoint, audio, tmp_path, "--method", "lime", "--set", "shap.seed=1") == 2
     with pytest.raises(ParameterError):
-        from audiointerp.commands.interpret import parse_options
+        from audiointerp.commands.interpret import method_overrides
 
-        parse_options(["=3"])
+        method_overrides(["=3"], ["lime"])

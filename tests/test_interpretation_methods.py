@@ -217,14 +217,15 @@ def test_slice_finds_the_rectangle_the_model_looks_at():
     model = RectModel().eval()
     x = rect_input()
     result = get_method("slice", fill=0.0).explain(model, x)
-    assert result.drops.shape == (2, 3, 3)
-    assert result.freq_bins == [(4, 8)] * 2 and result.frames == [(12, 18)] * 2
-    assert (result.drops[:, 1, 2] > 0.1).all()
-    others = result.drops.clone()
+    drops = result.details["drops"]
+    assert drops.shape == (2, 3, 3)
+    assert result.regions == [((4, 8), (12, 18))] * 2
+    assert (drops[:, 1, 2] > 0.1).all()
+    others = drops.clone()
     others[:, 1, 2] = 0
     assert torch.equal(others, torch.zeros_like(others))
     a = result.attributions
-    torch.testing.assert_close(a[:, 0, 4, 12], result.drops[:, 1, 2])
+    torch.testing.assert_close(a[:, 0, 4, 12], drops[:, 1, 2])
     assert torch.equal(a, get_method("slice", fill=0.0).attribute(model, x))
 
 

@@ -11,9 +11,7 @@ from audiointerp.interpretation.masks import (
     MASK_NAMES,
     apply_mask,
     make_masks,
-    mask_digests,
     quantile,
-    unique_masks,
 )
 
 # One clip, 20 bins: values -9 .. 10 (distinct; 10 positive), shuffled into a (1, 1, 4, 5) map.
@@ -127,17 +125,3 @@ def test_apply_mask_in_and_out():
 def test_unknown_mask_name():
     with pytest.raises(ParameterError, match="minmax"):
         make_masks(A, ["topK_10"])
-
-
-def test_unique_masks_groups_identical_masks_per_clip():
-    a = torch.cat([-torch.rand(1, 1, 4, 5) - 1, A])  # clip 0 has no positive value
-    masks = make_masks(a)
-    u = unique_masks(masks)
-    zero_names = ["bin", "minmax_pos", "pos_thresh_25", "topK_5_pos", "topK_50_pos"]
-    assert len({int(u.index[n][0]) for n in zero_names}) == 1
-    for name, m in masks.items():
-        torch.testing.assert_close(u.masks[u.index[name]], m)
-        assert u.sample[u.index[name]].tolist() == [0, 1]
-    assert u.masks.shape[0] < 2 * len(MASK_NAMES)
-    assert mask_digests(masks["bin"])[0] == mask_digests(masks["topK_5_pos"])[0]
-    assert mask_digests(masks["bin"])[1] != mask_digests(masks["topK_5_pos"])[1]

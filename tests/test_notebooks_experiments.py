@@ -8,8 +8,8 @@ import pytest
 from experiment_fixtures import session_setup
 
 from audiointerp.config import save_yaml
-from audiointerp.experiments.config import load_experiment
-from audiointerp.experiments.store import read_csv
+from audiointerp.experiments.grid.config import load_experiment
+from audiointerp.experiments.grid.store import read_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 pm = pytest.importorskip("papermill")
@@ -53,7 +53,7 @@ def test_experiment_notebooks_run_one_condition_each_into_one_results_root(tmp_p
 
 
 def test_reproduce_plan_runs_every_notebook_in_order_with_declared_parameters_only():
-    from audiointerp.experiments.reproduce import declared_parameters, plan
+    from audiointerp.commands.reproduce import declared_parameters, plan
 
     steps = plan(data="data/synth")
     names = [s.notebook.name[:2] for s in steps]

@@ -60,16 +60,24 @@ def test_tables_notebook(tmp_path):
 
 def test_illustration_and_explorer_notebooks(tmp_path_factory, tmp_path):
     tiny = session_setup(tmp_path_factory)
+    small = {  # the default experiment narrowed to the tiny data set
+        "data.test_folds": [1],
+        "data.train_folds": [2],
+        "data.duration_s": 1.0,
+        "data.n_clips": 4,
+        "noises_dir": str(tiny.noises),
+        "methods": {"gradcam": {}, "slice": {}},
+        "sanity_methods": None,
+    }
     _execute(
         "06_illustration",
         tmp_path,
         {
             "models": {"mel": tiny.models["mel"]},
             "data": str(tiny.data),
-            "methods": ["gradcam", "slice"],
+            "overrides": small,
             "masks": ["minmax"],
             "supplementary": str(tmp_path / "supp"),
-            "duration_s": 1.0,
             "dpi": 40,
         },
     )
@@ -82,7 +90,7 @@ def test_illustration_and_explorer_notebooks(tmp_path_factory, tmp_path):
         {
             "weights": tiny.models["mel"],
             "data": str(tiny.data),
-            "duration_s": 1.0,
+            "overrides": small,
             "click_once": True,
         },
     )

@@ -17,10 +17,10 @@ from experiment_fixtures import session_setup
 
 from audiointerp.config import parse_overrides, save_yaml
 from audiointerp.errors import ParameterError
-from audiointerp.experiments.config import load_experiment
-from audiointerp.experiments.evaluation import evaluate_masks, evaluate_masks_naive, predict_probs
-from audiointerp.experiments.runner import KILL_AFTER_UNITS_ENV, run_experiment, select_clips
-from audiointerp.experiments.store import METRIC_COLUMNS, read_csv
+from audiointerp.experiments.core.scoring import evaluate_masks, evaluate_masks_naive, predict_probs
+from audiointerp.experiments.grid.config import load_experiment
+from audiointerp.experiments.grid.runner import KILL_AFTER_UNITS_ENV, run_experiment, select_clips
+from audiointerp.experiments.grid.store import METRIC_COLUMNS, read_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -119,14 +119,18 @@ def test_stochastic_methods_are_seeded_per_clip_not_per_batch(tiny, tmp_path):
         masks=["minmax", "topK_30"],
     )
     a = run_experiment(
-        load_experiment(None, tiny.overrides(tmp_path / "a", batch_size=4, **over)), progress=False
+        load_experiment(None, tiny.overrides(tmp_path / "a", clips_per_unit=4, **over)),
+        progress=False,
     ).table
     b = run_experiment(
-        load_experiment(None, tiny.overrides(tmp_path / "b", batch_size=1, **over)), progress=False
+        load_experiment(None, tiny.overrides(tmp_path / "b", clips_per_unit=1, **over)),
+        progress=False,
     ).table
     keys = ["model", "condition", "method", "mask", "id"]  # row order follows the batching
-    pd.testing.assert_frame_equal(
-        a.sort_values(keys, ignore_index=True), b.sort_values(keys, ignore_index=True), rtol=1e-4
+    pd.testing.assert_frame_equal(  # bit for bit: a clip's rows never depend on its unit
+        a.sort_values(keys, ignore_index=True),
+        b.sort_values(keys, ignore_index=True),
+        check_exact=True,
     )
     c = run_experiment(
         load_experiment(None, tiny.overrides(tmp_path / "c", seed=7, **over)), progress=False
@@ -149,13 +153,14 @@ def test_batched_masked_evaluation_equals_one_pass_per_variant():
         "zeros": torch.zeros_like(m1),
     }
     probs = predict_probs(model, x, 8)
-    fast, counts = evaluate_masks(model, x, probs, masks, base=-100.0, max_batch=5)
+    fast, counts = evaluate_masks(model, x, probs, masks, base=-100.0, batch_size=5)
     slow = evaluate_masks_naive(model, x, masks, base=-100.0)
     for name in masks:
         torch.testing.assert_close(fast[name].p_in, slow[name].p_in, rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(fast[name].p_out, slow[name].p_out, rtol=1e-5, atol=1e-6)
-    # "b" repeats "a"; "ones" in = x and out = floor; "zeros" mirrors it: 2 x 3 x 2 unique + 1 floor
-    assert counts == {"variants": 2 * 3 * 5, "evaluated": 2 * 3 * 2 + 1}
+    # "b" repeats "a"; "ones" in = x and out = floor; "zeros" mirrors it: per clip (variants are
+    # grouped by clip, so a clip's numbers never depend on its batch) 2 x 2 unique + its floor
+    assert counts == {"variants": 2 * 3 * 5, "evaluated": 3 * (2 * 2 + 1)}
 
 
 def test_select_clips_is_class_balanced_seeded_and_nested():

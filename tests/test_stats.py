@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from audiointerp.errors import ParameterError
-from audiointerp.experiments.stats import bootstrap_mean_ci, paired_test, paired_tests
+from audiointerp.experiments.reporting.stats import bootstrap_mean_ci, paired_test, paired_tests
 
 
 def test_ci_contains_mean_and_shrinks_with_n():

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from audiointerp.errors import AudioInterpError
-from audiointerp.experiments import store as store_mod
-from audiointerp.experiments.store import ResultStore, UnitKey, atomic_write_bytes, read_csv
+from audiointerp.experiments.grid import store as store_mod
+from audiointerp.experiments.grid.store import ResultStore, UnitKey, atomic_write_bytes, read_csv
 
 
 def _rows(model="mel", condition="clean", method="saliency", ids=("a", "b"), masks=("bin",)):
@@ -62,7 +62,9 @@ def test_atomic_write_keeps_old_file_when_the_write_fails(tmp_path, monkeypatch)
     def boom(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(store_mod.os, "replace", boom)
+    import audiointerp.files as files_mod
+
+    monkeypatch.setattr(files_mod.os, "replace", boom)
     with pytest.raises(OSError):
         atomic_write_bytes(path, b"new content")
     assert path.read_bytes() == b"old"

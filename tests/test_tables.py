@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from audiointerp.errors import DatasetError, ParameterError
-from audiointerp.experiments import tablefmt
-from audiointerp.experiments.tables import (
+from audiointerp.experiments.reporting import tablefmt
+from audiointerp.experiments.reporting.tables import (
     METRICS,
     load_results,
     metric_table,

@@ -12,10 +12,10 @@ import torch
 
 from audiointerp.cli import main
 from audiointerp.config import save_yaml
+from audiointerp.data.config import DataConfig
 from audiointerp.errors import CheckpointError, ParameterError
 from audiointerp.models import (
-    DataConfig,
-    ModelConfig,
+    CnnConfig,
     OptimConfig,
     Split,
     Splits,
@@ -59,7 +59,7 @@ def tiny_config(**train_options) -> TrainConfig:
             fmin=50.0,
             fmax=4000.0,
         ),
-        model=ModelConfig(arch="cnn6", width=1 / 16),
+        model=CnnConfig(arch="cnn6", width=1 / 16),
         train=OptimConfig(**options),
     )
 

@@ -2,21 +2,30 @@
 
 Generates the synthetic benchmark and the noises if missing, runs the demo grid
 (``configs/experiment_default.yaml``) with the committed weights, writes the tables, the
-illustration and the listening page, and prints where everything is.
+illustration and the listening page (which explains its clip exactly as the grid's rows do),
+and prints where everything is. Each step is skipped when its output exists (the grid resumes
+unit by unit), so running the demo again after an interruption finishes it.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from audiointerp.commands import add_set_option
+
+if TYPE_CHECKING:
+    from audiointerp.experiments.grid.config import ExperimentConfig
 
 HELP = "one-command demo: benchmark, demo grid with the committed weights, tables, listening page"
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = ROOT / "configs" / "experiment_default.yaml"
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,8 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from audiointerp.commands.synth import summarize
     from audiointerp.config import parse_overrides
-    from audiointerp.experiments.config import load_experiment
-    from audiointerp.experiments.demo import run_demo
+    from audiointerp.experiments.grid.config import load_experiment
 
     overrides = parse_overrides(args.overrides)
     overrides.update({"data.root": args.data, "output": args.out})
@@ -57,3 +65,188 @@ def run(args: argparse.Namespace) -> int:
     for what, where in report["paths"].items():
         print(f"  {what:<{width}}  {where}")
     return 0
+
+
+def ensure_benchmark(root: str | Path, *, seed: int = 0, progress: bool = True) -> Path:
+    """Generate the synthetic benchmark under ``root`` unless it is already complete."""
+    root = Path(root)
+    if (root / "meta" / "esc50.csv").is_file():
+        return root
+    from audiointerp.data.synth import generate_benchmark
+
+    log.info("generating the synthetic benchmark in %s", root)
+    return generate_benchmark(root, seed=seed, progress=progress)
+
+
+def ensure_noises(folder: str | Path, names: tuple[str, ...] | None = None) -> Path:
+    """Write the condition noises into ``folder`` unless they exist (committed in ``noises/``)."""
+    from audiointerp.data.mixing import NOISE_NAMES
+
+    names = NOISE_NAMES if names is None else names
+    folder = Path(folder)
+    missing = [n for n in names if not (folder / f"{n}.wav").is_file()]
+    if missing:
+        from audiointerp.data.noises import write_noises
+
+        log.info("writing the noises to %s (missing: %s)", folder, missing)
+        write_noises(folder)
+    return folder
+
+
+def pick_clip(table: Any) -> str:
+    """A clip worth illustrating: correctly classified, highest probability on the clean mel
+    (or first) model."""
+    df = table[table["condition"] == "clean"] if "clean" in set(table["condition"]) else table
+    df = df[df["model"] == ("mel" if "mel" in set(df["model"]) else df["model"].iloc[0])]
+    right = df[df["correct"].astype(bool)]
+    df = right if len(right) else df
+    return str(df.sort_values(["p", "id"], ascending=[False, True])["id"].iloc[0])
+
+
+def run_models_in_parallel(cfg: ExperimentConfig, *, progress: bool = True) -> list[float]:
+    """Run each model's part of the grid in its own single-threaded process, then merge.
+
+    On a small CPU, two processes with one thread each finish the grid faster than one process
+    with two threads: the per-clip forward passes are small, and intra-op threads spend much of
+    their time waiting at barriers. Each part is an ordinary resumable grid (its own
+    fingerprint); the root table is rebuilt once all have finished.
+
+    Returns
+    -------
+    list of float
+        Peak resident memory (MiB) of each worker, from its manifest.
+    """
+    import os
+    import subprocess
+    import sys
+    from dataclasses import replace
+
+    from audiointerp.config import save_yaml
+    from audiointerp.errors import AudioInterpError
+    from audiointerp.experiments.grid.manifest import read_manifest
+    from audiointerp.experiments.grid.store import COMBINED_TABLE, atomic_write_csv, merge_runs
+
+    out = Path(cfg.output)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    procs = []
+    for i, (name, weights) in enumerate(cfg.models.items()):
+        part = replace(cfg, models={name: weights}, name=f"{cfg.name}_{name}")
+        path = out / "runs" / f"{part.name}.yaml"
+        save_yaml(part, path)
+        cmd = [sys.executable, "-m", "audiointerp", "run", "--config", str(path)]
+        if not (progress and i == 0):  # one bar (the parts are the same size): its ETA holds
+            cmd.append("--no-progress")
+        procs.append((name, part, subprocess.Popen(cmd, env=env)))
+    peaks = []
+    for name, part, proc in procs:
+        if proc.wait() != 0:
+            raise AudioInterpError(
+                f"the {name} part of the demo grid failed (exit {proc.returncode}); run the "
+                "demo again to resume it"
+            )
+        manifest = read_manifest(out / "runs" / part.fingerprint()) or {}
+        peaks.append(float(manifest.get("peak_rss_mb", 0.0)))
+    atomic_write_csv(merge_runs(out), out / COMBINED_TABLE)
+    return peaks
+
+
+def run_demo(
+    cfg: ExperimentConfig,
+    *,
+    supplementary: str | Path = "supplementary",
+    progress: bool = True,
+    parallel: bool = True,
+) -> dict[str, Any]:
+    """Run the whole demo for grid ``cfg``.
+
+    Parameters
+    ----------
+    cfg : ExperimentConfig
+    supplementary : str or Path
+        Folder for the tables and the illustration.
+    progress : bool
+    parallel : bool
+        One single-threaded process per model (:func:`run_models_in_parallel`) on CPU.
+
+    Returns
+    -------
+    dict
+        ``paths`` (what -> where), ``wall_s`` and ``peak_rss_mb`` (also written to the
+        manifest under ``demo``).
+    """
+    from audiointerp.experiments.grid.conditions import parse_condition
+    from audiointerp.experiments.grid.manifest import peak_rss_mb, read_manifest
+    from audiointerp.experiments.grid.runner import run_experiment
+    from audiointerp.experiments.grid.store import MANIFEST, atomic_write_json
+
+    t0 = time.perf_counter()
+    stages: dict[str, float] = {}
+
+    def mark(name: str, since: float) -> float:
+        now = time.perf_counter()
+        stages[name] = round(now - since, 2)
+        return now
+
+    t = t0
+    ensure_benchmark(cfg.data.root, progress=progress)
+    noise_names = tuple(sorted({c.noise for c in map(parse_condition, cfg.conditions) if c.noise}))
+    if noise_names:
+        ensure_noises(cfg.noises_dir, noise_names)
+    t = mark("data", t)
+    worker_peaks: list[float] = []
+    import torch
+
+    if parallel and len(cfg.models) > 1 and not torch.cuda.is_available():
+        from audiointerp.experiments.grid.store import COMBINED_TABLE, read_csv
+
+        worker_peaks = run_models_in_parallel(cfg, progress=progress)
+        table = read_csv(Path(cfg.output) / COMBINED_TABLE)
+    else:
+        table = run_experiment(cfg, progress=progress).table
+    t = mark("grid", t)
+    out = Path(cfg.output)
+    supp = Path(supplementary)
+    paths: dict[str, str] = {
+        "tidy table": str(out / "results.csv"),
+        "per-mask CSVs": str(out / "<model>/<method>_<condition>/csvs/<mask>.csv"),
+        "manifest": str(out / MANIFEST),
+    }
+    from audiointerp.experiments.reporting.tables import write_tables
+
+    tables = write_tables(out, supp)
+    paths["tables (HTML)"] = str(tables.html)
+    paths["tables (CSV, LaTeX)"] = str(Path(tables.files[0]).parent) if tables.files else str(supp)
+    t = mark("tables", t)
+    clip_id = pick_clip(table)
+    # The listening page explains the clip exactly as the grid's clean rows do.
+    from audiointerp.experiments.interactive.illustrate import DEFAULT_MASKS, illustrate_clip
+
+    scored = cfg.masks or DEFAULT_MASKS
+    masks = [m for m in DEFAULT_MASKS if m in scored] or list(scored[:3])
+    ill = illustrate_clip(
+        clip_id,
+        config=cfg,
+        condition=cfg.conditions[0],
+        masks=masks,
+        out_dir=supp / "illustration",
+    )
+    for name, model_ill in ill.models.items():
+        paths[f"figure ({name})"] = str(model_ill.figure_png)
+    paths["listening page"] = str(ill.html)
+    mark("illustration", t)
+    wall = time.perf_counter() - t0
+    own = peak_rss_mb()
+    report = {
+        "wall_s": round(wall, 1),
+        "peak_rss_mb": round(own + sum(worker_peaks), 1),
+        "peak_rss_mb_main": round(own, 1),
+        "peak_rss_mb_workers": worker_peaks,
+        "stage_s": stages,
+        "clip": clip_id,
+        "paths": paths,
+    }
+    manifest = read_manifest(out) or {}
+    manifest["demo"] = report
+    atomic_write_json(manifest, out / MANIFEST)
+    return report

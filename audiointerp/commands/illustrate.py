@@ -20,6 +20,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--audio", help="an audio file (any rate/format)")
     src.add_argument("--data", help="a data set folder (ESC-50 layout, e.g. data/synth)")
+    src.add_argument(
+        "--config",
+        help="an experiment YAML: explain --clip exactly as its grid does (its models unless "
+        "--weights names some of them)",
+    )
+    parser.add_argument(
+        "--condition", default=None, help="with --config: the condition (default its first)"
+    )
     parser.add_argument(
         "--clip",
         default=None,
@@ -30,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         default=None,
         metavar="METHOD",
-        help="saliency gradcam lime shap slice ig (default: all but ig)",
+        help="registered methods (default: the config's, or the default set: saliency gradcam "
+        "lime shap slice)",
     )
     parser.add_argument(
         "--masks",
@@ -40,9 +49,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="mask names (default: minmax bin topK_30)",
     )
     parser.add_argument("--out", default="supplementary/illustration", help="output folder")
-    parser.add_argument("--n-freq", type=int, default=3, help="frequency slices of the slice grid")
-    parser.add_argument("--n-time", type=int, default=3, help="time slices of the slice grid")
-    parser.add_argument("--lime-samples", type=int, default=300, help="LIME samples (paper: 1000)")
+    parser.add_argument(
+        "--n-freq", type=int, default=None, help="frequency slices of the most-important-slice grid"
+    )
+    parser.add_argument(
+        "--n-time", type=int, default=None, help="time slices of the most-important-slice grid"
+    )
+    parser.add_argument(
+        "--lime-samples", type=int, default=300, help="without --config: LIME samples (paper 1000)"
+    )
     parser.add_argument(
         "--route",
         default="phase",
@@ -76,15 +91,25 @@ def parse_weights(items: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from audiointerp.experiments.illustrate import DEFAULT_MASKS, DEFAULT_METHODS, illustrate_clip
+    from audiointerp.experiments.interactive.illustrate import DEFAULT_MASKS, illustrate_clip
 
+    config = None
+    models: object = parse_weights(args.weights)
+    if args.config:
+        from audiointerp.experiments.grid.config import load_experiment
+
+        config = load_experiment(args.config, {"device": args.device} if args.device else None)
+        given = [w for w in args.weights if w != "weights/default_mel.pt"]
+        models = [parse_weights([w]).popitem()[0] for w in given] or None
     ill = illustrate_clip(
         args.clip,
-        models=parse_weights(args.weights),
+        models=models,
+        config=config,
+        condition=args.condition,
         out_dir=args.out,
         audio=args.audio,
         data=args.data,
-        methods=args.methods or DEFAULT_METHODS,
+        methods=args.methods,
         masks=args.masks or DEFAULT_MASKS,
         method_options={"lime": {"n_samples": args.lime_samples}},
         n_freq=args.n_freq,
@@ -98,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
     for name, res in ill.models.items():
         c = res.clip
         truth = f", true {c.true_class}" if c.true_class else ""
+        if c.unknown_class:
+            truth = f", labelled {c.category} (not a class of this model)"
         print(
             f"{name}: {ill.clip_id} predicted {c.predicted_class} "
             f"(p={c.probs[c.prediction]:.3f}{truth})"
@@ -106,5 +133,7 @@ def run(args: argparse.Namespace) -> int:
             f"  figure: {res.figure_png} (+ .pdf); audio: {res.figure_png.parent / 'audio'}; "
             f"metrics: {res.metrics_csv}"
         )
+        for note in res.notes:
+            print(f"  note: {note}")
     print(f"listening page (self-contained): {ill.html}")
     return 0

@@ -1,4 +1,16 @@
-"""``audiointerp interpret``: explain one audio file, write a figure, masked audio and metrics."""
+"""``audiointerp interpret``: explain one clip with one or more methods; figure, audio, metrics.
+
+Two sources, one core:
+
+- ``--config EXPERIMENT.yaml --clip ID`` explains a clip of the experiment's data exactly as
+  its grid does (same model, method options, training context, seed, condition, batch size and
+  resynthesis route): ``metrics.json`` holds the grid's rows for that clip.
+- ``--audio FILE --weights W [--data DIR]`` explains any file; methods that need training data
+  take it from ``DIR``'s training folds, and say so when they fall back without it.
+
+Per method, under ``<out>/<method>/``: ``figure.png``, ``metrics.json`` and ``audio/`` with the
+model's input, every mask's masked-in/out audio and the most important slice.
+"""
 
 from __future__ import annotations
 
@@ -10,65 +22,63 @@ from typing import Any
 
 import numpy as np
 
-HELP = "explain one audio file: attribution figure, masked-in/out audio per mask, metrics JSON"
+from audiointerp.commands import add_set_option
+
+HELP = "explain one clip (an experiment's, or any file): figure, masked audio, metrics JSON"
 
 log = logging.getLogger(__name__)
 
+UNITS = {"FF": "prob", "AI": "%", "AD": "%", "AG": "%", "FidIn": "0/1", "SPS": "[0,1]",
+         "COMP": "nats", "si_sdr": "dB", "si_sdri": "dB"}  # fmt: skip
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--audio", help="an audio file (any rate/format), e.g. samples/audio/*.flac")
+    src.add_argument("--config", help="an experiment YAML: explain --clip as its grid does")
+    parser.add_argument("--clip", default=None, help="with --config: clip id or file name")
     parser.add_argument(
-        "--audio", required=True, help="audio file (any rate/format), e.g. samples/*.wav"
+        "--model", default=None, help="with --config: which of its models (default the first)"
     )
-    parser.add_argument("--weights", default="weights/default_mel.pt", help="classifier checkpoint")
     parser.add_argument(
-        "--method", default="saliency", help="saliency, gradcam, lime, shap, slice or ig"
+        "--condition", default=None, help="with --config: which condition (default the first)"
     )
     parser.add_argument(
-        "--masks",
+        "--weights", default="weights/default_mel.pt", help="with --audio: classifier checkpoint"
+    )
+    parser.add_argument(
+        "--data", default=None, help="with --audio: a data set whose training folds give context"
+    )
+    parser.add_argument(
+        "--method",
         nargs="+",
-        default=None,
-        metavar="MASK",
-        help="mask names (default: all 14 of the paper)",
+        default=["saliency"],
+        metavar="METHOD",
+        help="one or more registered methods (saliency gradcam lime shap slice ig ...)",
     )
-    parser.add_argument("--out", default="results/interpret", help="output folder")
     parser.add_argument(
-        "--target",
-        default=None,
-        help="class to explain, name or index (default: the predicted class)",
+        "--masks", nargs="+", default=None, metavar="MASK", help="mask names (default all 14)"
+    )
+    parser.add_argument(
+        "--out", default=None, help="output folder (default results/interpret/<clip>)"
+    )
+    parser.add_argument(
+        "--target", default=None, help="class to explain, name or index (default: predicted)"
     )
     parser.add_argument(
         "--duration-s",
         type=float,
         default=5.0,
-        help="crop/pad the clip to this many seconds (0 keeps its length)",
+        help="with --audio: crop/pad to this many seconds (0 keeps its length)",
     )
     parser.add_argument(
-        "--route", default="phase", help="resynthesis route: phase, paper, griffinlim"
+        "--route",
+        default="phase",
+        help="with --audio: resynthesis route (phase, paper, griffinlim)",
     )
-    parser.add_argument(
-        "--set",
-        dest="options",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="method option (YAML value), e.g. --set n_samples=200; repeatable",
-    )
-    parser.add_argument("--device", default=None, help="torch device (default: CUDA if present)")  # fmt: skip
-
-
-def parse_options(items: list[str]) -> dict[str, Any]:
-    """``["k=v", ...]`` -> ``{k: yaml(v)}``."""
-    import yaml
-
-    from audiointerp.errors import ParameterError
-
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ParameterError(f"--set {item!r}: expected KEY=VALUE, e.g. --set n_samples=200")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
+    add_set_option(parser, "lime.n_samples=200")
+    parser.add_argument("--seed", type=int, default=0, help="with --audio: seed of LIME/SHAP")
+    parser.add_argument("--device", default=None, help="torch device (default: CUDA if present)")
 
 
 def resolve_class(target: str | None, classes: list[str]) -> int | None:
@@ -82,9 +92,60 @@ def resolve_class(target: str | None, classes: list[str]) -> int | None:
     return classes.index(check_choice("--target", target, classes))
 
 
-def _yticks(ax: Any, hz: np.ndarray) -> None:
-    ticks = np.linspace(0, len(hz) - 1, 5).round().astype(int)
-    ax.set_yticks(ticks, [f"{hz[t]:.0f}" for t in ticks])
+def method_overrides(items: list[str], methods: list[str]) -> dict[str, dict[str, Any]]:
+    """``--set lime.n_samples=200`` -> ``{"lime": {"n_samples": 200}}`` (a bare key applies to
+    every method given)."""
+    from audiointerp.config import parse_overrides
+    from audiointerp.errors import ParameterError
+
+    out: dict[str, dict[str, Any]] = {m: {} for m in methods}
+    for key, value in parse_overrides(items).items():
+        method, sep, option = key.partition(".")
+        if not sep:
+            for m in methods:
+                out[m][key] = value
+        elif method in out:
+            out[method][option] = value
+        else:
+            raise ParameterError(f"--set {key}: {method!r} is not one of --method {methods}")
+    return out
+
+
+def _explainer(args: argparse.Namespace, overrides: dict[str, dict[str, Any]]):
+    from audiointerp.experiments.interactive.clip import ClipExplainer
+
+    if args.config:
+        from audiointerp.errors import ParameterError
+        from audiointerp.experiments.grid.config import load_experiment
+        from audiointerp.experiments.grid.session import ExperimentSession
+
+        if not args.clip:
+            raise ParameterError("--config needs --clip ID (a clip id or file name of its data)")
+        cfg = load_experiment(args.config, {"device": args.device} if args.device else None)
+        model = args.model or next(iter(cfg.models))
+        missing = sorted(set(args.method) - set(cfg.methods))
+        if missing:
+            log.warning("methods %s are not in %s: default options are used", missing, args.config)
+        session = ExperimentSession(cfg)
+        explainer = ClipExplainer.from_session(session, model, condition=args.condition)
+        for m, opts in overrides.items():
+            if opts:
+                explainer.method_options[m] = {**explainer.options(m), **opts}
+        return explainer, explainer.analyze_experiment_clip(args.clip), cfg.models[model]
+    from audiointerp.data.io import load_audio
+    from audiointerp.models import load_classifier
+
+    clf = load_classifier(args.weights, device=args.device)
+    explainer = ClipExplainer.from_folder(
+        clf,
+        args.data,
+        duration_s=args.duration_s or None,
+        method_options=overrides,
+        seed=args.seed,
+        route=args.route,
+    )
+    wave = load_audio(args.audio, sr=clf.frontend.sr, duration_s=args.duration_s or None)
+    return explainer, explainer.analyze(wave, clip_id=Path(args.audio).stem), args.weights
 
 
 def save_figure(
@@ -103,10 +164,9 @@ def save_figure(
     Input and masked panels share one dB scale reaching 60 dB below the input's minimum (or
     the floor), so a soft mask that scales the input down shows darker, not rescaled.
     """
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from audiointerp.experiments.interactive.figures import set_hz_axis
 
     db = (max(floor_db, float(features.min()) - 60.0), float(features.max()))
     panels = [("input (dB)", features, "magma", db)]
@@ -115,7 +175,8 @@ def save_figure(
     panels += [(f"masked-in: {n}", m, "magma", db) for n, m in masked.items()]
     cols = 4
     rows = -(-len(panels) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), squeeze=False)
+    fig = Figure(figsize=(4 * cols, 2.6 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
     extent = (0.0, seconds, -0.5, features.shape[0] - 0.5)
     for ax, (name, img, cmap, clim) in zip(axes.flat, panels, strict=False):
         vmin, vmax = clim
@@ -123,125 +184,102 @@ def save_figure(
             img, origin="lower", aspect="auto", cmap=cmap, extent=extent, vmin=vmin, vmax=vmax
         )
         ax.set_title(name, fontsize=9)
-        _yticks(ax, hz)
+        set_hz_axis(ax, hz)
         ax.set_xlabel("time (s)")
-        ax.set_ylabel("Hz")
         fig.colorbar(im, ax=ax, fraction=0.046)
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     fig.suptitle(title)
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, (np.generic,)):
+        v = v.item()
+    if isinstance(v, float) and not np.isfinite(v):
+        return None  # strict JSON has no NaN/Inf
+    return v
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
+    from audiointerp.data.io import write_audio
 
-    from audiointerp import metrics
-    from audiointerp.data.io import load_audio, write_audio
-    from audiointerp.interpretation import forward_batched, get_method
-    from audiointerp.interpretation.masks import MASK_NAMES, apply_mask, make_masks
-    from audiointerp.models import load_classifier
-    from audiointerp.validation import check_choice
-
-    names = list(MASK_NAMES) if args.masks is None else args.masks
-    for name in names:
-        check_choice("--masks", name, MASK_NAMES)
-    clf = load_classifier(args.weights, device=args.device)
-    model, frontend, classes = clf.model, clf.frontend, clf.classes
-    device = next(model.parameters()).device
-    wave = load_audio(args.audio, sr=frontend.sr, duration_s=args.duration_s or None)
-    spec = frontend.analyze(torch.from_numpy(wave)[None].to(device))
-    features = spec.features
-
-    options = parse_options(args.options)
-    if args.method == "slice" and "fill" not in options and "feature_mean" in clf.meta:
-        options["fill"] = float(clf.meta["feature_mean"])  # the training-set mean, if recorded
-    method = get_method(args.method, **options)
-    probs = forward_batched(model, features)
+    methods = list(dict.fromkeys(args.method))
+    explainer, clip, weights = _explainer(args, method_overrides(args.overrides, methods))
+    clf = explainer.classifier
+    frontend, classes = clf.frontend, clf.classes
     target = resolve_class(args.target, classes)
-    target_t = probs.argmax(1) if target is None else torch.tensor([target], device=device)
-    slice_result = method.explain(model, features, target_t) if args.method == "slice" else None
-    attributions = (
-        slice_result.attributions if slice_result else method.attribute(model, features, target_t)
-    )
-    masks = make_masks(attributions, names)
-
-    # every masked-in and masked-out variant in one batched pass
-    base = frontend.floor_db
-    variants = [apply_mask(features, m, base) for m in masks.values()]
-    variants += [apply_mask(features, 1 - m, base) for m in masks.values()]
-    p_var = forward_batched(model, torch.cat(variants)) if variants else probs[:0]
-    n = len(masks)
-    out = Path(args.out)
-    audio_dir = out / "audio"
-    write_audio(audio_dir / "input.wav", wave, frontend.sr)
-    c = int(target_t[0])
-    report: dict[str, Any] = {
-        "audio": str(args.audio),
-        "weights": str(args.weights),
-        "method": args.method,
-        "options": {k: v for k, v in options.items()},
-        "predicted": classes[int(probs.argmax())],
-        "target": classes[c],
-        "p_target": float(probs[0, c]),
-        "probs": {k: float(v) for k, v in zip(classes, probs[0].tolist(), strict=True)},
-        "units": {
-            "FF": "prob",
-            "AI": "%",
-            "AD": "%",
-            "AG": "%",
-            "FidIn": "0/1",
-            "SPS": "[0,1]",
-            "COMP": "nats",
-        },  # fmt: skip
-        "masks": {},
-    }
-    for i, (name, m) in enumerate(masks.items()):
-        fid = metrics.fidelity(probs, p_var[i : i + 1], p_var[n + i : n + i + 1], target=[c])
-        row = {k: float(v[0]) for k, v in fid.items()}
-        row["SPS"] = float(metrics.sparseness(m)[0])
-        row["COMP"] = float(metrics.complexity(m)[0])
-        row["p_in"] = float(p_var[i, c])
-        row["p_out"] = float(p_var[n + i, c])
-        report["masks"][name] = row
-        for kind, mask in (("in", m), ("out", 1 - m)):
-            audio = frontend.resynthesize(spec, mask, route=args.route)[0].detach().cpu().numpy()
-            write_audio(audio_dir / f"{name}_{kind}.wav", audio, frontend.sr, subtype="FLOAT")
-    if slice_result is not None:
-        f0, f1 = slice_result.freq_bins[0]
-        t0, t1 = slice_result.frames[0]
-        rect = frontend.rect_audio(spec, freq_bins=(f0, f1), frames=(t0, t1))
-        write_audio(audio_dir / "slice_best.wav", rect[0].detach().cpu().numpy(), frontend.sr,
-                    subtype="FLOAT")  # fmt: skip
+    root = Path(args.out) if args.out else Path("results") / "interpret" / clip.clip_id
+    c = clip.prediction if target is None else target
+    predicted = classes[clip.prediction]
+    if clip.unknown_class:
+        print(
+            f"note: {clip.clip_id} is labelled {clip.category!r}, which is not one of the model's "
+            f"classes; the prediction {predicted!r} cannot be right"
+        )
+    for note in explainer.context.notes:
+        print(f"note: {note}")
+    for method in methods:
+        out = root / method
+        explained = explainer.explain(clip, method, masks=args.masks, target=target)
+        first = next(iter(explained.values()))
+        audio_dir = out / "audio"
+        write_audio(audio_dir / "input.wav", clip.wave, clip.sr)
+        report: dict[str, Any] = {
+            "clip": clip.clip_id,
+            "source": args.audio or args.config,
+            "weights": str(weights),
+            "sha256": clf.sha256,
+            "condition": explainer.condition if explainer.session is not None else None,
+            "method": method,
+            "options": first.options,
+            "context_notes": list(explainer.context.notes),
+            "label": clip.category,
+            "label_known_to_model": not clip.unknown_class,
+            "predicted": predicted,
+            "target": classes[c],
+            "p_target": float(clip.probs[c]),
+            "probs": {k: float(v) for k, v in zip(classes, clip.probs.tolist(), strict=True)},
+            "units": UNITS,
+            "masks": {},
+        }
+        for name, ex in explained.items():
+            report["masks"][name] = {k: _json_value(v) for k, v in ex.metrics.items()}
+            for kind, y in (("in", ex.audio_in), ("out", ex.audio_out)):
+                write_audio(audio_dir / f"{name}_{kind}.wav", y, clip.sr, subtype="FLOAT")
+        (f0, f1), (t0, t1) = first.rect
+        write_audio(audio_dir / "slice_best.wav", first.rect_audio, clip.sr, subtype="FLOAT")
         edges = frontend.band_edges_hz()  # (F + 1,) row boundaries
-        times = frontend.frame_times_s(features.shape[-1] + 1)  # frame centres, one past the end
+        times = frontend.frame_times_s(clip.features.shape[-1] + 1)
         report["slice"] = {
             "freq_bins": [f0, f1],
             "frames": [t0, t1],
             "hz": [float(edges[f0]), float(edges[f1])],
             "seconds": [float(times[t0]), float(times[t1])],
-            "drops": slice_result.drops[0].tolist(),
+            "own": bool(first.details.get("drops") is not None),
         }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
-    masked_in = {k: v[0, 0].cpu().numpy() for k, v in zip(masks, variants[:n], strict=True)}
-    save_figure(
-        out / "figure.png",
-        features[0, 0].cpu().numpy(),
-        attributions[0, 0].cpu().numpy(),
-        masked_in,
-        hz=frontend.bin_frequencies_hz(),
-        seconds=len(wave) / frontend.sr,
-        title=f"{Path(args.audio).name}: {args.method} for {classes[c]!r} (p={float(probs[0, c]):.2f})",
-        floor_db=base,
-    )
-    print(f"{Path(args.audio).name}: predicted {report['predicted']}, explained {classes[c]} "
-          f"(p={report['p_target']:.3f}) with {args.method}")  # fmt: skip
-    for name, row in report["masks"].items():
-        print(f"  {name:14s} FF {row['FF']:+.3f}  AI {row['AI']:5.1f}  AD {row['AD']:5.1f}  "
-              f"AG {row['AG']:5.1f}  FidIn {row['FidIn']:.0f}  SPS {row['SPS']:.3f}  "
-              f"COMP {row['COMP']:.2f}")  # fmt: skip
-    print(f"wrote {out / 'figure.png'}, {out / 'metrics.json'}, {audio_dir}/")
+        if "drops" in first.details:
+            report["slice"]["drops"] = np.asarray(first.details["drops"]).tolist()
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+        save_figure(
+            out / "figure.png",
+            clip.features[0, 0].cpu().numpy(),
+            first.attribution,
+            {n: ex.masked_in for n, ex in explained.items()},
+            hz=frontend.bin_frequencies_hz(),
+            seconds=len(clip.wave) / clip.sr,
+            title=f"{clip.clip_id}: {method} for {classes[c]!r} (p={float(clip.probs[c]):.2f})",
+            floor_db=frontend.floor_db,
+        )
+        print(f"{clip.clip_id}: predicted {predicted}, explained {classes[c]} "
+              f"(p={report['p_target']:.3f}) with {method}")  # fmt: skip
+        for name, row in report["masks"].items():
+            print(f"  {name:14s} FF {row['FF']:+.3f}  AI {row['AI']:5.1f}  AD {row['AD']:5.1f}  "
+                  f"AG {row['AG']:5.1f}  FidIn {row['FidIn']:.0f}  SPS {row['SPS']:.3f}  "
+                  f"COMP {row['COMP']:.2f}")  # fmt: skip
+        sl = report["slice"]
+        print(f"  most important slice: {sl['seconds'][0]:.2f}-{sl['seconds'][1]:.2f} s, "
+              f"{sl['hz'][0]:.0f}-{sl['hz'][1]:.0f} Hz")  # fmt: skip
+        print(f"wrote {out / 'figure.png'}, {out / 'metrics.json'}, {audio_dir}/")
     return 0

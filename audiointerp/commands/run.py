@@ -22,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from audiointerp.config import parse_overrides
-    from audiointerp.experiments.config import load_experiment
-    from audiointerp.experiments.runner import run_experiment
+    from audiointerp.experiments.grid.config import load_experiment
+    from audiointerp.experiments.grid.runner import run_experiment
 
     overrides = parse_overrides(args.overrides)
     if args.out:

@@ -43,8 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from audiointerp.experiments import tablefmt
-    from audiointerp.experiments.tables import write_tables
+    from audiointerp.experiments.reporting import tablefmt
+    from audiointerp.experiments.reporting.tables import write_tables
 
     out = write_tables(
         args.results,

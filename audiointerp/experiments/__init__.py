@@ -1,46 +1,41 @@
-"""Experiments: the grid runner, its result store, tables, figures and the explorer.
+"""Experiments: one explain-and-score core and the rooms built on it.
 
-Modules
--------
-config
-    :class:`ExperimentConfig` (models x conditions x methods x masks over test clips), YAML
-    loading with dotted overrides, :func:`notebook_config` for notebooks 03/04.
-conditions
-    Clean, the paper's noise mixing, SNR mixing and a rival event, with stems kept consistent.
-evaluation, batch
-    Batched, de-duplicated masked-in/masked-out evaluation and the metrics of one batch.
-methods
-    The grid's attribution methods with their training-data inputs (SHAP background, fill).
-runner
-    :func:`run_experiment`: resumable, atomic, with a progress bar and a manifest.
-store, manifest
-    Unit files, the tidy table, the paper layout's CSVs; config, versions, timings, memory.
-sanity
-    The model-randomization check per method, as part of a run.
-demo, reproduce
-    ``audiointerp demo`` and ``python -m audiointerp.experiments.reproduce`` (``make reproduce``).
-tables, stats, tablefmt, illustrate, explorer
-    The paper's tables, the illustration and listening page, the widget explorer.
+Subpackages
+-----------
+core
+    The explain-and-score core: prepared batches, method building with training context,
+    the one scoring rule, :func:`~audiointerp.experiments.core.explain_batch`.
+grid
+    The experiment grid: config, conditions, session, resumable runner, store, manifest.
+reporting
+    Results I/O, statistics, the paper's tables.
+interactive
+    Per-clip views: the illustration, the listening page, the explorer.
+
+The grid, ``audiointerp interpret``, the illustration, the listening page and the explorer all
+explain clips through the core, so one clip with the same options gives the same numbers in
+each of them.
 """
 
 from __future__ import annotations
 
-from audiointerp.experiments.config import (
-    DataConfig,
+from audiointerp.experiments.grid.config import (
     ExperimentConfig,
     load_experiment,
     notebook_config,
 )
-from audiointerp.experiments.runner import RunResult, run_experiment, select_clips
-from audiointerp.experiments.store import ResultStore, UnitKey
+from audiointerp.experiments.grid.runner import RunResult, run_experiment, select_clips
+from audiointerp.experiments.grid.session import ExperimentSession
+from audiointerp.experiments.grid.store import ResultStore, UnitKey
 
-# Reporting helpers pull in matplotlib/scipy; they are imported on first use.
+# Reporting and the views pull in matplotlib/scipy/ipywidgets; they are imported on first use.
 _LAZY = {
-    "write_tables": "audiointerp.experiments.tables",
-    "load_results": "audiointerp.experiments.tables",
-    "illustrate_clip": "audiointerp.experiments.illustrate",
-    "Explorer": "audiointerp.experiments.explorer",
-    "ExplorerSession": "audiointerp.experiments.explorer",
+    "write_tables": "audiointerp.experiments.reporting.tables",
+    "load_results": "audiointerp.experiments.reporting.tables",
+    "illustrate_clip": "audiointerp.experiments.interactive.illustrate",
+    "ClipExplainer": "audiointerp.experiments.interactive.clip",
+    "Explorer": "audiointerp.experiments.interactive.explorer",
+    "ExplorerSession": "audiointerp.experiments.interactive.explorer",
 }
 
 
@@ -53,18 +48,19 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "DataConfig",
+    "ClipExplainer",
+    "ExperimentConfig",
+    "ExperimentSession",
     "Explorer",
     "ExplorerSession",
-    "illustrate_clip",
-    "load_results",
-    "write_tables",
-    "ExperimentConfig",
     "ResultStore",
     "RunResult",
     "UnitKey",
+    "illustrate_clip",
     "load_experiment",
     "notebook_config",
     "run_experiment",
     "select_clips",
+    "write_tables",
+    "load_results",
 ]

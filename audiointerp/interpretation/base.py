@@ -1,15 +1,18 @@
-"""Shared base of the attribution methods, batched forward passes and the method registry.
+"""The method protocol: the shared base of every interpretation method, and batched forwards.
 
 Every method is a small class built with its options; ``attribute(model, features, target)``
-takes a batch of features ``(B, 1, F, T)`` and returns signed attributions of the same shape.
-What the methods share (input checks, target resolution, chunked forward passes) lives here once.
+takes a batch of features ``(B, 1, F, T)`` and returns signed attributions of the same shape,
+and ``explain(...)`` returns them as an :class:`Explanation` with the method's extras (a native
+``[0, 1]`` mask, the most important region). What a method needs and offers is declared on its
+class (:class:`AttributionMethod` class attributes), so runners, tables and figures never
+branch on a method's name.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
@@ -17,17 +20,10 @@ from torch import nn
 from audiointerp.errors import ParameterError
 from audiointerp.validation import check_positive, check_tensor
 
-# name -> "module:Class"; modules are imported on first use so that `shap` and scikit-image
-# are only loaded by the methods that need them.
-_REGISTRY: dict[str, str] = {
-    "saliency": "saliency:Saliency",
-    "gradcam": "gradcam:GradCam",
-    "lime": "lime:Lime",
-    "shap": "shap_method:Shap",
-    "slice": "slice:Slice",
-    "ig": "integrated_gradients:IntegratedGradients",
-}
-METHOD_NAMES: tuple[str, ...] = tuple(_REGISTRY)
+if TYPE_CHECKING:
+    from audiointerp.interpretation.context import MethodContext
+
+Region = tuple[tuple[int, int], tuple[int, int]]
 
 DEFAULT_BATCH_SIZE = 16
 SILENCE_FLOOR_DB = -100.0
@@ -116,11 +112,68 @@ def resolve_target(
     return target
 
 
+@dataclass
+class Explanation:
+    """What :meth:`AttributionMethod.explain` returns for a batch.
+
+    Attributes
+    ----------
+    attributions : torch.Tensor, shape (B, 1, F, T), float32
+        Signed map (positive = evidence for the target), the input of the 14 threshold masks.
+    native_mask : torch.Tensor of shape (B, 1, F, T) or None
+        The method's own ``[0, 1]`` mask (learned interpreters, AMT), scored as mask ``native``.
+    regions : list of ((f0, f1), (t0, t1)) or None
+        The most important time-frequency rectangle per clip in feature indices
+        (end-exclusive), for methods that find one (the slice method).
+    details : dict of str to torch.Tensor
+        Further per-clip values, batch first (e.g. the slice method's ``drops``).
+    info : dict
+        Per-call provenance that belongs in the results as a column (e.g. which SHAP
+        explainer ran).
+    """
+
+    attributions: torch.Tensor
+    native_mask: torch.Tensor | None = None
+    regions: list[Region] | None = None
+    details: dict[str, torch.Tensor] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
 class AttributionMethod:
-    """Base class: validates the input, resolves the target, calls :meth:`_attribute`.
+    """Base class and protocol of every method: checks the input, resolves the target.
 
     Subclasses set ``name`` and implement ``_attribute(model, features, target)`` on a batch
-    with a resolved ``(B,)`` target; they may assume ``model`` is in eval mode.
+    with a resolved ``(B,)`` target (they may assume ``model`` is in eval mode), or override
+    :meth:`explain` when they return more than a map. They declare what they need and offer
+    with the class attributes below, which the rest of the package reads instead of names.
+
+    Attributes
+    ----------
+    name : str
+        Registry name.
+    stochastic : bool
+        Its result depends on random draws: the explain-and-score core seeds it per clip from
+        ``(run seed, method, clip id)`` through :meth:`reseed` and a forked torch/NumPy RNG.
+    gives_native_mask : bool
+        :meth:`explain` fills ``native_mask`` (scored as the 15th mask, ``native``).
+    explains_region : bool
+        :meth:`explain` fills ``regions`` (the most important rectangle, made audible).
+    needs_fitting : bool
+        A learned interpreter: it must be fitted (``audiointerp fit``) and given a checkpoint.
+    needs_training_data : bool
+        :meth:`from_config` takes something from the training data (through the context).
+    needs_ground_truth : bool
+        :meth:`explain` reads the clip's ideal mask (``ground_truth=``), so it runs only on data
+        with stems (the grid skips it elsewhere, with a note).
+    model_kinds : frozenset of str
+        Model kinds it supports (``"cnn"``, ``"transformer"``).
+    requires : frozenset of str
+        Model capabilities it needs (``"gradcam"``, ``"hidden"``, ``"attention"``; see
+        :attr:`audiointerp.models.AudioClassifier.capabilities`).
+    file_options : tuple of str
+        Options that name files (checkpoints): run fingerprints hash their contents.
+    in_default_set : bool
+        Shown by default where no method list is given (illustration, explorer).
 
     Parameters
     ----------
@@ -129,12 +182,69 @@ class AttributionMethod:
         of every method.
     """
 
-    name: str = ""
+    name: ClassVar[str] = ""
+    stochastic: ClassVar[bool] = False
+    gives_native_mask: ClassVar[bool] = False
+    explains_region: ClassVar[bool] = False
+    needs_fitting: ClassVar[bool] = False
+    needs_training_data: ClassVar[bool] = False
+    needs_ground_truth: ClassVar[bool] = False
+    model_kinds: ClassVar[frozenset[str]] = frozenset({"cnn", "transformer"})
+    requires: ClassVar[frozenset[str]] = frozenset()
+    file_options: ClassVar[tuple[str, ...]] = ()
+    in_default_set: ClassVar[bool] = True
 
     def __init__(self, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         check_positive("batch_size", batch_size)
         self.batch_size = int(batch_size)
 
+    # --- building ----------------------------------------------------------------------------
+    @classmethod
+    def from_config(
+        cls, options: Mapping[str, Any], context: MethodContext | None = None
+    ) -> AttributionMethod:
+        """Build from a config's options, taking what the method needs from ``context``.
+
+        The base passes the options through; methods that need the model (Grad-CAM's layer)
+        or training data (SHAP's background, the slice fill) override it.
+        """
+        return cls(**dict(options))
+
+    @classmethod
+    def unsupported(cls, model: nn.Module) -> str | None:
+        """Why this method cannot explain ``model`` (``None`` when it can)."""
+        from audiointerp.models.base import model_capabilities, model_kind
+
+        kind = model_kind(model)
+        if kind not in cls.model_kinds:
+            return (
+                f"method {cls.name!r} supports {sorted(cls.model_kinds)} models, "
+                f"not a {kind} ({type(model).__name__})"
+            )
+        missing = sorted(cls.requires - model_capabilities(model))
+        if missing:
+            return (
+                f"method {cls.name!r} needs a model with {missing} ({type(model).__name__} has not)"
+            )
+        return None
+
+    def reseed(self, seed: int) -> None:
+        """Set the seed of the method's own generator (no-op for methods without one)."""
+        if hasattr(self, "seed"):
+            self.seed = int(seed) % (2**31)
+
+    def describe(self) -> dict[str, Any]:
+        """The method's options as plain values (tensors summarised), for manifests."""
+        out = {}
+        for key, value in vars(self).items():
+            if key.startswith("_"):
+                continue
+            if isinstance(value, torch.Tensor):
+                value = f"tensor{tuple(value.shape)}"
+            out[key] = value
+        return out
+
+    # --- explaining --------------------------------------------------------------------------
     def attribute(
         self,
         model: nn.Module,
@@ -157,15 +267,39 @@ class AttributionMethod:
         torch.Tensor, shape (B, 1, F, T), float32
             Signed attributions (positive = evidence for the target).
         """
+        return self.explain(model, features, target).attributions
+
+    def explain(
+        self,
+        model: nn.Module,
+        features: torch.Tensor,
+        target: torch.Tensor | int | None = None,
+        *,
+        ground_truth: torch.Tensor | None = None,
+    ) -> Explanation:
+        """Attribute and return the map with the method's extras (see :class:`Explanation`).
+
+        ``ground_truth`` ``(B, 1, F, T)`` is the clips' ideal mask, passed by the core to
+        methods with ``needs_ground_truth`` (others ignore it).
+        """
+        features, target = self._prepare(model, features, target)
+        with torch.enable_grad():  # gradient methods work even when called under no_grad
+            out = self._attribute(model, features, target)
+        return Explanation(out.detach().to(torch.float32).reshape(features.shape))
+
+    def _prepare(
+        self, model: nn.Module, features: torch.Tensor, target: torch.Tensor | int | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Checked features (a normal tensor, detached) and a resolved ``(B,)`` target."""
         features = check_features(features).detach()
         if features.is_inference():  # made under inference_mode: autograd needs a normal copy
             features = features.clone()
         if model.training:
             raise ParameterError("model is in training mode; call model.eval() before attributing")
-        target = resolve_target(model, features, target, batch_size=self.batch_size)
-        with torch.enable_grad():  # gradient methods work even when called under no_grad
-            out = self._attribute(model, features, target)
-        return out.detach().to(torch.float32).reshape(features.shape)
+        reason = self.unsupported(model)
+        if reason:
+            raise ParameterError(reason)
+        return features, resolve_target(model, features, target, batch_size=self.batch_size)
 
     def _attribute(
         self, model: nn.Module, features: torch.Tensor, target: torch.Tensor
@@ -173,32 +307,5 @@ class AttributionMethod:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        opts = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.describe().items())
         return f"{type(self).__name__}({opts})"
-
-
-def get_method(name: str, **options: Any) -> AttributionMethod:
-    """Build the attribution method registered as ``name`` with its options.
-
-    Parameters
-    ----------
-    name : {"saliency", "gradcam", "lime", "shap", "slice", "ig"}
-        Method name.
-    **options
-        Keyword options of the method's class (e.g. ``batch_size``, ``n_samples``).
-
-    Returns
-    -------
-    AttributionMethod
-    """
-    if name not in _REGISTRY:
-        valid = ", ".join(repr(n) for n in METHOD_NAMES)
-        raise ParameterError(f"method={name!r} is not valid; choose one of: {valid}")
-    module, cls = _REGISTRY[name].split(":")
-    factory: Callable[..., AttributionMethod] = getattr(
-        importlib.import_module(f"audiointerp.interpretation.{module}"), cls
-    )
-    try:
-        return factory(**options)
-    except TypeError as exc:  # unknown keyword: say which method and what it accepts
-        raise ParameterError(f"bad options for method {name!r}: {exc}") from exc

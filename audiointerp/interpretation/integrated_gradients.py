@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 import torch
 from captum.attr import IntegratedGradients as _CaptumIG
 from torch import nn
 
 from audiointerp.interpretation.base import SILENCE_FLOOR_DB, AttributionMethod
 from audiointerp.validation import check_positive
+
+if TYPE_CHECKING:
+    from audiointerp.interpretation.context import MethodContext
 
 
 class IntegratedGradients(AttributionMethod):
@@ -29,6 +35,17 @@ class IntegratedGradients(AttributionMethod):
     """
 
     name = "ig"
+    in_default_set = False  # not one of the paper's methods, and 50 evaluations per clip
+
+    @classmethod
+    def from_config(
+        cls, options: Mapping[str, Any], context: MethodContext | None = None
+    ) -> IntegratedGradients:
+        """Removed bins go to the model's silence floor unless ``base`` is given."""
+        options = dict(options)
+        if context is not None:
+            options.setdefault("base", context.floor_db)
+        return cls(**options)
 
     def __init__(
         self, *, base: float = SILENCE_FLOOR_DB, n_steps: int = 50, batch_size: int = 16

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -11,6 +12,9 @@ from audiointerp.interpretation.base import SILENCE_FLOOR_DB, AttributionMethod
 from audiointerp.interpretation.perturbation import paint, perturbed_probs
 from audiointerp.interpretation.segmentation import SEGMENTATIONS, SegmentationKind, segment
 from audiointerp.validation import check_choice, check_positive
+
+if TYPE_CHECKING:
+    from audiointerp.interpretation.context import MethodContext
 
 
 def draw_samples(n_samples: int, n_segments: int, seed: int) -> torch.Tensor:
@@ -112,6 +116,15 @@ class Lime(AttributionMethod):
     """
 
     name = "lime"
+    stochastic = True
+
+    @classmethod
+    def from_config(cls, options: Mapping[str, Any], context: MethodContext | None = None) -> Lime:
+        """Removed bins go to the model's silence floor unless ``base`` is given."""
+        options = dict(options)
+        if context is not None:
+            options.setdefault("base", context.floor_db)
+        return cls(**options)
 
     def __init__(
         self,

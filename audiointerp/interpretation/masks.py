@@ -16,9 +16,7 @@ Degenerate maps get defined masks, never NaN:
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -42,6 +40,9 @@ MASK_NAMES: tuple[str, ...] = (
     "topK_30_pos",
     "topK_50_pos",
 )
+
+#: Name of a method's own [0, 1] mask (learned interpreters, AMT), scored beside the 14.
+NATIVE_MASK = "native"
 
 _TINY = torch.finfo(torch.float32).tiny
 
@@ -147,59 +148,3 @@ def apply_mask(features: torch.Tensor, mask: torch.Tensor, base: float) -> torch
             f"mask shape {tuple(mask.shape)} differs from features shape {tuple(features.shape)}"
         )
     return (features - base) * mask.to(features.dtype) + base
-
-
-def mask_digests(mask: torch.Tensor) -> list[str]:
-    """Per-sample content hash of a mask (blake2b of its float32 bytes): equal masks, equal keys."""
-    arr = np.ascontiguousarray(mask.detach().float().cpu().numpy())
-    return [hashlib.blake2b(m.tobytes(), digest_size=16).hexdigest() for m in arr]
-
-
-@dataclass(frozen=True)
-class UniqueMasks:
-    """Distinct masks of a batch, so that each masked input is evaluated once.
-
-    Attributes
-    ----------
-    masks : torch.Tensor, shape (U, 1, F, T)
-        Distinct (sample, mask) pairs.
-    sample : torch.LongTensor, shape (U,)
-        Which clip of the batch each distinct mask belongs to.
-    index : dict of str to torch.LongTensor of shape (B,)
-        For each mask name, the row of ``masks`` that holds that clip's mask.
-    """
-
-    masks: torch.Tensor
-    sample: torch.Tensor
-    index: dict[str, torch.Tensor]
-
-
-def unique_masks(masks: Mapping[str, torch.Tensor]) -> UniqueMasks:
-    """Group identical masks of the same clip (e.g. all ``*_pos`` masks of a map with no
-    positive value, or ``bin`` and ``topK_50`` of a map positive on exactly half its bins).
-
-    Parameters
-    ----------
-    masks : dict of str to torch.Tensor of shape (B, 1, F, T)
-        As returned by :func:`make_masks`.
-
-    Returns
-    -------
-    UniqueMasks
-    """
-    if not masks:
-        raise ParameterError("unique_masks needs at least one mask")
-    rows: dict[tuple[int, str], int] = {}
-    picked: list[torch.Tensor] = []
-    sample: list[int] = []
-    index: dict[str, torch.Tensor] = {}
-    for name, m in masks.items():
-        idx = []
-        for b, key in enumerate(mask_digests(m)):
-            if (b, key) not in rows:
-                rows[(b, key)] = len(picked)
-                picked.append(m[b])
-                sample.append(b)
-            idx.append(rows[(b, key)])
-        index[name] = torch.as_tensor(idx, dtype=torch.long)
-    return UniqueMasks(torch.stack(picked), torch.as_tensor(sample, dtype=torch.long), index)

@@ -19,7 +19,8 @@ with any differentiable model.
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -29,7 +30,13 @@ from audiointerp.errors import ParameterError
 from audiointerp.interpretation.base import SILENCE_FLOOR_DB, AttributionMethod, check_features
 from audiointerp.validation import check_choice, check_positive
 
+if TYPE_CHECKING:
+    from audiointerp.interpretation.context import MethodContext
+
 log = logging.getLogger(__name__)
+
+#: Training clips per class in the background when a config does not say (the paper's 2).
+DEFAULT_BACKGROUND_PER_CLASS = 2
 
 EXPLAINERS: tuple[str, ...] = ("deep", "gradient")
 
@@ -114,6 +121,24 @@ class Shap(AttributionMethod):
     """
 
     name = "shap"
+    stochastic = True  # the gradient explainer samples; DeepExplainer ignores the seed
+    needs_training_data = True
+
+    @classmethod
+    def from_config(cls, options: Mapping[str, Any], context: MethodContext | None = None) -> Shap:
+        """Take the background from the training data: ``background_per_class`` clean clips of
+        every class (default 2, the paper's); without training data, the silence floor.
+        """
+        options = dict(options)
+        per_class = int(options.pop("background_per_class", DEFAULT_BACKGROUND_PER_CLASS))
+        check_positive("background_per_class", per_class)
+        if context is not None:
+            options.setdefault("base", context.floor_db)
+            if context.has_training_data:
+                options.setdefault("background", context.training_features(per_class))
+            else:
+                context.note("shap background: one clip at the silence floor (no training data)")
+        return cls(**options)
 
     def __init__(
         self,

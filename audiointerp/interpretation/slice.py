@@ -2,47 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from audiointerp.errors import ParameterError
-from audiointerp.interpretation.base import (
-    AttributionMethod,
-    check_features,
-    forward_batched,
-    resolve_target,
-)
+from audiointerp.interpretation.base import AttributionMethod, Explanation, forward_batched
 from audiointerp.interpretation.perturbation import paint, perturbed_probs
 from audiointerp.interpretation.segmentation import grid_edges, grid_segments
 
+if TYPE_CHECKING:
+    from audiointerp.interpretation.context import MethodContext
 
-@dataclass(frozen=True)
-class SliceResult:
-    """Output of :meth:`Slice.explain`.
-
-    Attributes
-    ----------
-    attributions : torch.Tensor, shape (B, 1, F, T)
-        Each rectangle painted with its probability drop.
-    drops : torch.Tensor, shape (B, n_freq, n_time)
-        ``p[c] - p_occluded[c]`` per rectangle (row 0 = lowest frequencies).
-    target : torch.LongTensor, shape (B,)
-        The explained class per clip.
-    freq_bins : list of (int, int)
-        Per clip, the most important rectangle's feature-bin range ``(f0, f1)``, end-exclusive.
-    frames : list of (int, int)
-        Per clip, its frame range ``(t0, t1)``, end-exclusive; with ``freq_bins`` this feeds
-        ``Frontend.rect_audio(spec, freq_bins=..., frames=...)``.
-    """
-
-    attributions: torch.Tensor
-    drops: torch.Tensor
-    target: torch.Tensor
-    freq_bins: list[tuple[int, int]]
-    frames: list[tuple[int, int]]
+#: Named fill values of occluded rectangles (besides a number in dB).
+FILLS: tuple[str, ...] = ("train_mean", "floor", "clip_mean")
 
 
 def feature_mean(batches: torch.Tensor | Iterable[torch.Tensor]) -> float:
@@ -76,19 +51,24 @@ class Slice(AttributionMethod):
     n_time, n_freq : int
         Grid size (default 3 x 3, as in the brute-force slice search).
     fill : float, optional
-        Value of occluded bins: the mean feature value over the training set
-        (:func:`feature_mean`). ``None`` uses each clip's own mean, a stand-in when the training
-        set is not at hand.
+        Value of occluded bins in dB. :meth:`from_config` resolves the named choices: the
+        mean training feature value (``"train_mean"``, the default and the paper's choice),
+        the silence floor (``"floor"``) or each clip's own mean (``"clip_mean"``, also the
+        fallback when no training data is given). ``None`` here means the clip's own mean.
     batch_size : int
-        Occluded inputs per forward pass (variants of several clips share a pass).
+        Occluded inputs per forward pass (one clip's ``n_freq * n_time`` variants).
 
     Notes
     -----
     Costs ``n_freq * n_time + 1`` model evaluations per clip. The rectangle whose occlusion
-    lowers the predicted class probability most is the "most important slice".
+    lowers the predicted class probability most is the "most important slice";
+    :meth:`explain` returns it in ``regions`` and the drops in ``details["drops"]``
+    ``(B, n_freq, n_time)``, row 0 the lowest frequencies.
     """
 
     name = "slice"
+    explains_region = True
+    needs_training_data = True
 
     def __init__(
         self, *, n_time: int = 3, n_freq: int = 3, fill: float | None = None, batch_size: int = 16
@@ -97,13 +77,37 @@ class Slice(AttributionMethod):
         self.n_time, self.n_freq = int(n_time), int(n_freq)
         self.fill = None if fill is None else float(fill)
 
+    @classmethod
+    def from_config(cls, options: Mapping[str, Any], context: MethodContext | None = None) -> Slice:
+        """Resolve ``fill`` (``"train_mean"`` by default, see the class) through ``context``."""
+        options = dict(options)
+        fill = options.pop("fill", "train_mean")
+        if isinstance(fill, str):
+            if fill not in FILLS:
+                raise ParameterError(
+                    f"slice fill={fill!r} is not valid; choose one of {list(FILLS)} or a number (dB)"
+                )
+            if fill == "train_mean" and (context is None or not context.has_training_data):
+                if context is not None:
+                    context.note("slice fill: each clip's own mean (no training data given)")
+                fill = "clip_mean"
+            if fill == "train_mean":
+                fill = context.feature_mean()
+            elif fill == "floor":
+                fill = context.floor_db if context is not None else -100.0
+            else:
+                fill = None
+        return cls(fill=fill, **options)
+
     def explain(
         self,
         model: nn.Module,
         features: torch.Tensor,
         target: torch.Tensor | int | None = None,
-    ) -> SliceResult:
-        """Occlude every rectangle and return the drops, the map and the best rectangle.
+        *,
+        ground_truth: torch.Tensor | None = None,
+    ) -> Explanation:
+        """Occlude every rectangle; return the painted drops, the best rectangle and the drops.
 
         Parameters
         ----------
@@ -115,16 +119,15 @@ class Slice(AttributionMethod):
 
         Returns
         -------
-        SliceResult
+        Explanation
+            ``regions[b] = ((f0, f1), (t0, t1))``, feature-index ranges (end-exclusive) that
+            feed ``Frontend.rect_audio(spec, freq_bins=(f0, f1), frames=(t0, t1))``.
         """
-        features = check_features(features).detach()
-        if model.training:
-            raise ParameterError("model is in training mode; call model.eval() before attributing")
+        features, target = self._prepare(model, features, target)
         b, _, n_bins, n_frames = features.shape
         f_edges = grid_edges(n_bins, self.n_freq, name="n_freq")
         t_edges = grid_edges(n_frames, self.n_time, name="n_time")
         probs = forward_batched(model, features, self.batch_size)
-        target = probs.argmax(-1) if target is None else resolve_target(model, features, target)
         n_rect = self.n_freq * self.n_time
         segments = grid_segments(n_bins, n_frames, n_freq=self.n_freq, n_time=self.n_time)
         segments = segments.to(features.device).expand(b, -1, -1)
@@ -135,23 +138,15 @@ class Slice(AttributionMethod):
         )
         drops = probs.gather(1, target[:, None]) - occluded  # (B, n_rect)
         best = drops.argmax(dim=1).tolist()
-        return SliceResult(
+        regions = [
+            (
+                (int(f_edges[i // self.n_time]), int(f_edges[i // self.n_time + 1])),
+                (int(t_edges[i % self.n_time]), int(t_edges[i % self.n_time + 1])),
+            )
+            for i in best
+        ]
+        return Explanation(
             attributions=paint(drops, segments).float(),
-            drops=drops.reshape(b, self.n_freq, self.n_time).float(),
-            target=target,
-            freq_bins=[
-                (int(f_edges[i // self.n_time]), int(f_edges[i // self.n_time + 1])) for i in best
-            ],
-            frames=[
-                (int(t_edges[i % self.n_time]), int(t_edges[i % self.n_time + 1])) for i in best
-            ],
+            regions=regions,
+            details={"drops": drops.reshape(b, self.n_freq, self.n_time).float()},
         )
-
-    def attribute(
-        self,
-        model: nn.Module,
-        features: torch.Tensor,
-        target: torch.Tensor | int | None = None,
-    ) -> torch.Tensor:
-        """Probability drop of each rectangle painted on its bins, ``(B, 1, F, T)`` float32."""
-        return self.explain(model, features, target).attributions

@@ -1,11 +1,15 @@
-"""Classifiers (the PANNs CNN family), safe checkpoints, and training.
+"""Classifiers behind one model protocol and one registry, safe checkpoints, and training.
 
 Modules
 -------
+base
+    The model protocol (:class:`AudioClassifier`: logits, ``kind``, named hidden maps, the
+    Grad-CAM layer, attention for transformers) and the base :class:`ModelConfig`.
 cnn
-    :class:`PannsCnn` (Cnn6/Cnn10/Cnn14 as one parametrised family) and :class:`TransferCnn14`.
+    :class:`PannsCnn` (Cnn6/Cnn10/Cnn14 as one parametrised family), :class:`TransferCnn14`
+    and their config :class:`CnnConfig`.
 registry
-    :func:`build_model` by name and :class:`ModelConfig`.
+    :func:`build_model` / :func:`model_from_config` by ``arch`` name; one line per family.
 checkpoints
     :func:`save_classifier` / :func:`load_classifier` (self-describing files, always read with
     ``weights_only=True``) and :func:`load_panns_weights` for the released PANNs files.
@@ -19,6 +23,7 @@ train_config, splits, training, evaluation
 from __future__ import annotations
 
 from audiointerp.models.augment import mixup, spec_augment
+from audiointerp.models.base import AudioClassifier, ModelConfig
 from audiointerp.models.checkpoints import (
     FORMAT,
     LoadedClassifier,
@@ -28,24 +33,31 @@ from audiointerp.models.checkpoints import (
     read_checkpoint,
     save_classifier,
 )
-from audiointerp.models.cnn import ARCHS, ArchSpec, PannsCnn, TransferCnn14
+from audiointerp.models.cnn import ARCHS, ArchSpec, CnnConfig, PannsCnn, TransferCnn14
 from audiointerp.models.evaluation import (
     EvalResult,
     evaluate_waves,
     predict_logits,
     write_confusion,
 )
-from audiointerp.models.registry import MODEL_NAMES, ModelConfig, build_model, model_from_config
+from audiointerp.models.registry import (
+    build_model,
+    model_config,
+    model_family,
+    model_from_config,
+    model_names,
+    register_model,
+)
 from audiointerp.models.splits import Split, Splits, load_splits
-from audiointerp.models.train_config import DataConfig, OptimConfig, TrainConfig, load_train_config
+from audiointerp.models.train_config import OptimConfig, TrainConfig, load_train_config
 from audiointerp.models.training import TrainResult, train
 
 __all__ = [
     "ARCHS",
     "FORMAT",
-    "MODEL_NAMES",
     "ArchSpec",
-    "DataConfig",
+    "AudioClassifier",
+    "CnnConfig",
     "EvalResult",
     "LoadedClassifier",
     "ModelConfig",
@@ -63,7 +75,11 @@ __all__ = [
     "load_splits",
     "load_train_config",
     "mixup",
+    "model_config",
+    "model_family",
     "model_from_config",
+    "model_names",
+    "register_model",
     "panns_backbone_state",
     "predict_logits",
     "read_checkpoint",

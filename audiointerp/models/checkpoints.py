@@ -26,8 +26,10 @@ from torch import nn
 
 from audiointerp.config import from_dict, to_dict
 from audiointerp.errors import CheckpointError
+from audiointerp.files import sha256_file
+from audiointerp.models.base import ModelConfig
 from audiointerp.models.cnn import PannsCnn, TransferCnn14
-from audiointerp.models.registry import ModelConfig, model_from_config
+from audiointerp.models.registry import model_config, model_from_config
 from audiointerp.processing import Frontend, FrontendConfig, build_frontend
 from audiointerp.runtime import default_device
 
@@ -52,9 +54,13 @@ class LoadedClassifier:
     classes : list of str
         Class names in logit order.
     config : ModelConfig
-        Architecture description.
+        Architecture description (the family's config).
     meta : dict
         Free-form provenance (data seed, accuracy, training time...).
+    path : Path or None
+        The file it was read from.
+    sha256 : str or None
+        SHA-256 of that file's bytes: what run fingerprints and fitted interpreters bind to.
     """
 
     model: nn.Module
@@ -62,6 +68,8 @@ class LoadedClassifier:
     classes: list[str]
     config: ModelConfig
     meta: dict[str, Any]
+    path: Path | None = None
+    sha256: str | None = None
 
 
 def read_checkpoint(path: str | Path) -> Any:
@@ -193,23 +201,34 @@ def load_classifier(
         raise CheckpointError(
             f"checkpoint {path} lacks {missing}; it is incomplete, train it again"
         )
-    model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
     spec = obj["model"]
+    if not isinstance(spec, dict):
+        raise CheckpointError(
+            f"checkpoint {path}: its `model` entry is {type(spec).__name__}, not a mapping of the "
+            "model's config; the file was not written by audiointerp: train it again"
+        )
     try:
-        cfg = from_dict(
-            ModelConfig, {k: v for k, v in spec.items() if k in model_fields}, where=f"{path}:model"
-        )
+        shape = {k: int(spec[k]) for k in ("num_classes", "num_bins")}
+        cfg = model_config({k: v for k, v in spec.items() if k not in shape}, where=f"{path}:model")
         frontend_cfg = from_dict(FrontendConfig, obj["frontend"], where=f"{path}:frontend")
-        model = model_from_config(
-            cfg, num_classes=int(spec["num_classes"]), num_bins=int(spec["num_bins"])
-        )
-    except (KeyError, ValueError, TypeError) as exc:
+        model = model_from_config(cfg, **shape)
+    except KeyError as exc:
+        raise CheckpointError(
+            f"checkpoint {path}: its `model` entry lacks {exc}; train it again"
+        ) from exc
+    except (ValueError, TypeError) as exc:
         raise CheckpointError(f"checkpoint {path} has an unusable config: {exc}") from exc
     _load_state(model, obj["model_state_dict"], path)
     dev = default_device(str(device) if device is not None else None)
     frontend = build_frontend(frontend_cfg).to(dev)
     return LoadedClassifier(
-        model.to(dev).eval(), frontend, list(obj["classes"]), cfg, dict(obj.get("meta", {}))
+        model.to(dev).eval(),
+        frontend,
+        list(obj["classes"]),
+        cfg,
+        dict(obj.get("meta", {})),
+        path=path,
+        sha256=sha256_file(path),
     )
 
 

@@ -16,6 +16,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from audiointerp.models.base import AudioClassifier, ModelConfig
 from audiointerp.validation import check_choice, check_positive, check_tensor
 
 Arch = Literal["cnn6", "cnn10", "cnn14"]
@@ -91,7 +92,38 @@ class ConvBlock(nn.Module):
         return self.pool(x)
 
 
-class PannsCnn(nn.Module):
+@dataclass
+class CnnConfig(ModelConfig):
+    """The ``model`` section for the PANNs CNN family (``cnn6``, ``cnn10``, ``cnn14``,
+    ``transfer_cnn14``).
+
+    Attributes
+    ----------
+    width : float
+        Channel multiplier (1.0 = PANNs sizes).
+    dropout : float
+        Dropout after each conv block.
+    fc_dropout : float
+        Dropout around ``fc1`` (unused by ``transfer_cnn14``).
+    input_pool : int
+        Average pooling over frequency before the first block (1 = none; ``transfer_cnn14``
+        needs 1). Each step of pooling coarsens gradient maps over frequency by that factor.
+    pretrained : str or None
+        A PANNs checkpoint (``pretrained/Cnn14_mAP=0.431.pth``) to initialise the backbone from;
+        ``None`` trains from scratch. Never downloaded.
+    """
+
+    width: float = 1.0
+    dropout: float = 0.2
+    fc_dropout: float = 0.5
+    input_pool: int = 1
+
+    def __post_init__(self) -> None:
+        check_positive("model.width", self.width)
+        check_positive("model.input_pool", self.input_pool)
+
+
+class PannsCnn(AudioClassifier):
     """A PANNs-style CNN classifier on dB spectrogram features.
 
     Parameters
@@ -169,6 +201,22 @@ class PannsCnn(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
+    def _blocks(self, features: torch.Tensor) -> list[torch.Tensor]:
+        """Outputs of every conv block, shallow to deep, ``(B, C_i, F_i, T_i)``."""
+        check_tensor("features", features, shape=(None, 1, self.num_bins, None), finite=False)
+        x = features.transpose(1, 2)  # (B, F, 1, T): bins as channels, as PANNs normalises
+        x = self.bn0(x).transpose(1, 2)  # (B, 1, F, T)
+        x = self.input_pool(x)  # (B, 1, F / input_pool, T)
+        outs = []
+        for i in range(1, self.n_blocks + 1):
+            x = self.block_dropout(getattr(self, f"conv_block{i}")(x))  # (B, C_i, F_i, T_i)
+            outs.append(x)
+        return outs
+
+    def hidden(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Each conv block's output ``{"conv_block1": (B, C_1, F_1, T_1), ...}``, shallow to deep."""
+        return {f"conv_block{i}": x for i, x in enumerate(self._blocks(features), start=1)}
+
     def embed(self, features: torch.Tensor) -> torch.Tensor:
         """Return the ``fc1`` embedding.
 
@@ -181,12 +229,7 @@ class PannsCnn(nn.Module):
         -------
         torch.Tensor (B, embedding_dim)
         """
-        check_tensor("features", features, shape=(None, 1, self.num_bins, None), finite=False)
-        x = features.transpose(1, 2)  # (B, F, 1, T): bins as channels, as PANNs normalises
-        x = self.bn0(x).transpose(1, 2)  # (B, 1, F, T)
-        x = self.input_pool(x)  # (B, 1, F / input_pool, T)
-        for i in range(1, self.n_blocks + 1):
-            x = self.block_dropout(getattr(self, f"conv_block{i}")(x))  # (B, C_i, F_i, T_i)
+        x = self._blocks(features)[-1]
         x = x.mean(dim=2)  # (B, C, T'): mean over frequency
         x = x.amax(dim=2) + x.mean(dim=2)  # (B, C): max + mean over time
         x = self.fc_dropout(x)
@@ -198,7 +241,7 @@ class PannsCnn(nn.Module):
         return self.fc_out(self.embed(features))
 
 
-class TransferCnn14(nn.Module):
+class TransferCnn14(AudioClassifier):
     """Cnn14 backbone (PANNs-initialisable) with a new linear head, as in the paper.
 
     Parameters
@@ -239,6 +282,26 @@ class TransferCnn14(nn.Module):
         )
         self.gradcam_layer = f"base.{self.base.gradcam_layer}"
 
+    def hidden(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The backbone's conv block outputs (see :meth:`PannsCnn.hidden`)."""
+        return self.base.hidden(features)
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Return logits ``(B, num_classes)`` for features ``(B, 1, F, T)``."""
         return self.fc_transfer(self.base.embed(features))
+
+
+def build_panns(cfg: CnnConfig, *, num_classes: int, num_bins: int) -> AudioClassifier:
+    """Build a member of the PANNs family from its config (``cfg.arch`` picks the member)."""
+    if cfg.arch == "transfer_cnn14":
+        check_choice("model.input_pool (transfer_cnn14)", cfg.input_pool, (1,))
+        return TransferCnn14(num_classes, num_bins, width=cfg.width, dropout=cfg.dropout)
+    return PannsCnn(
+        cfg.arch,  # type: ignore[arg-type]
+        num_classes=num_classes,
+        num_bins=num_bins,
+        width=cfg.width,
+        dropout=cfg.dropout,
+        fc_dropout=cfg.fc_dropout,
+        input_pool=cfg.input_pool,
+    )

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from audiointerp.data import AudioDataset, open_dataset
+from audiointerp.data.config import DataConfig
 from audiointerp.errors import DatasetError
-from audiointerp.models.train_config import DataConfig
 
 log = logging.getLogger(__name__)
 

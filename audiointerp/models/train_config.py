@@ -1,7 +1,7 @@
 """``TrainConfig``: everything a training run depends on, in four YAML sections.
 
 ``data`` (which clips), ``frontend`` (:class:`~audiointerp.processing.FrontendConfig`),
-``model`` (:class:`~audiointerp.models.registry.ModelConfig`) and ``train`` (optimisation,
+``model`` (a :class:`~audiointerp.models.base.ModelConfig` of the chosen family) and ``train`` (optimisation,
 augmentation, seed). The config is saved beside the run's outputs and inside nothing else:
 the checkpoint carries the model and frontend sections it needs.
 """
@@ -13,62 +13,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from audiointerp.config import load_config
-from audiointerp.errors import ParameterError
-from audiointerp.models.registry import MODEL_NAMES, ModelConfig
+from audiointerp.data.config import DataConfig
+from audiointerp.models.base import ModelConfig
+from audiointerp.models.cnn import CnnConfig
+from audiointerp.models.registry import model_config
 from audiointerp.processing import FrontendConfig
 from audiointerp.validation import check_choice, check_positive
 
 Schedule = Literal["none", "cosine"]
 MaskFill = Literal["mean", "floor"]
-
-
-@dataclass
-class DataConfig:
-    """Which clips train, validate and test a model.
-
-    Attributes
-    ----------
-    root : str
-        Data set folder (``data/synth``: the synthetic benchmark; or an ESC-50 copy).
-    layout : str
-        ``"auto"`` or a layout of :func:`audiointerp.data.open_dataset`.
-    duration_s : float
-        Clip length in seconds (cropped or zero-padded).
-    esc10 : bool
-        Restrict ESC-50 to ESC-10.
-    train_folds, valid_folds, test_folds : tuple of int
-        Folds of each split (disjoint).
-    max_clips : int or None
-        Keep at most this many clips per split (evenly spaced over the sorted list): for smoke
-        runs only; ``None`` keeps all.
-    """
-
-    root: str = "data/synth"
-    layout: str = "auto"
-    duration_s: float = 5.0
-    esc10: bool = False
-    train_folds: tuple[int, ...] = (1, 2, 3)
-    valid_folds: tuple[int, ...] = (4,)
-    test_folds: tuple[int, ...] = (5,)
-    max_clips: int | None = None
-
-    def __post_init__(self) -> None:
-        check_positive("data.duration_s", self.duration_s)
-        splits = {"train": self.train_folds, "valid": self.valid_folds, "test": self.test_folds}
-        for name, folds in splits.items():
-            if not folds:
-                raise ParameterError(f"data.{name}_folds is empty; list at least one fold")
-        seen: dict[int, str] = {}
-        for name, folds in splits.items():
-            for fold in folds:
-                if fold in seen:
-                    raise ParameterError(
-                        f"fold {fold} is in both data.{seen[fold]}_folds and data.{name}_folds; "
-                        "splits must be disjoint"
-                    )
-                seen[fold] = name
-        if self.max_clips is not None:
-            check_positive("data.max_clips", self.max_clips)
 
 
 @dataclass
@@ -150,13 +103,11 @@ class TrainConfig:
 
     data: DataConfig = field(default_factory=DataConfig)
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: ModelConfig = field(default_factory=CnnConfig)
     train: OptimConfig = field(default_factory=OptimConfig)
 
     def __post_init__(self) -> None:
-        check_choice("model.arch", self.model.arch, MODEL_NAMES)
-        check_positive("model.width", self.model.width)
-        check_positive("model.input_pool", self.model.input_pool)
+        self.model = model_config(self.model, where="model")  # the family's own fields
 
 
 def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:

@@ -11,15 +11,13 @@ and the final tables are rebuilt from the units alone. Layout under the results 
     <root>/manifest.json            manifest of the latest grid (config, versions, timings)
     <root>/runs/<fingerprint>/results.csv       tidy table of one grid
     <root>/runs/<fingerprint>/manifest.json     its manifest
-    <root>/runs/<fingerprint>/units/<model>/<condition>/<method>/batch_00000.csv
+    <root>/runs/<fingerprint>/units/<model>/<condition>/<method>/batch_00000.csv  (one unit)
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,13 +27,12 @@ import numpy as np
 import pandas as pd
 
 from audiointerp.errors import AudioInterpError
+from audiointerp.experiments.core.scoring import CLIP_COLUMNS, GT_COLUMNS, METRIC_COLUMNS
+from audiointerp.files import atomic_write_bytes
 
-# Identifying columns of the tidy table, then the per-clip values; ground-truth metrics are
-# present only when the data has stems. Readers (tables, figures) rely on these names.
+# Identifying columns of the tidy table, then the per-clip values (core.scoring); ground-truth
+# metrics are present only when the data has stems. Readers (tables, figures) rely on these.
 KEY_COLUMNS = ("model", "condition", "method", "mask", "id")
-CLIP_COLUMNS = ("label", "category", "prediction", "correct", "p", "p_in", "p_out")
-METRIC_COLUMNS = ("FF", "AI", "AD", "AG", "FidIn", "SPS", "COMP")
-GT_COLUMNS = ("loc_auc", "relevance_mass", "si_sdr", "si_sdri")
 # Columns of the per-mask CSVs of the paper layout (the key columns are implied by the path).
 MASK_CSV_COLUMNS = ("id", *CLIP_COLUMNS, *METRIC_COLUMNS)
 COMBINED_TABLE = "results.csv"
@@ -54,26 +51,6 @@ class UnitKey:
     @property
     def stem(self) -> str:
         return f"batch_{self.batch:05d}"
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
-
-    The temporary file lives in the same folder (``os.replace`` is atomic within a file system)
-    and is fsynced before the rename, so a power cut cannot leave a renamed but empty file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def atomic_write_csv(df: pd.DataFrame, path: str | Path) -> None:
@@ -224,19 +201,3 @@ def merge_runs(root: str | Path) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=[*KEY_COLUMNS, *CLIP_COLUMNS, *METRIC_COLUMNS])
     return pd.concat(frames.values(), ignore_index=True)
-
-
-def load_results(root: str | Path) -> pd.DataFrame:
-    """Read the tidy table of a finished run under ``root``.
-
-    Raises
-    ------
-    AudioInterpError
-        If ``root`` holds no finished run.
-    """
-    path = Path(root) / COMBINED_TABLE
-    if not path.is_file():
-        raise AudioInterpError(
-            f"{path} does not exist; run `audiointerp run --config ... --out {root}` first"
-        )
-    return read_csv(path)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from audiointerp.experiments.clipexplain import ClipAnalysis, Explanation
+    from audiointerp.experiments.interactive.clip import ClipAnalysis, ClipExplanation
 
 __all__ = [
     "clip_figure",
@@ -121,7 +121,7 @@ def plot_attribution(
 
 def illustration_figure(
     clip: ClipAnalysis,
-    explanations: Mapping[str, Mapping[str, Explanation]],
+    explanations: Mapping[str, Mapping[str, ClipExplanation]],
     bin_hz: np.ndarray,
     *,
     masks: Sequence[str],
@@ -136,8 +136,8 @@ def illustration_figure(
     Parameters
     ----------
     clip : ClipAnalysis
-    explanations : mapping method -> mask -> Explanation
-        From :func:`~audiointerp.experiments.clipexplain.explain_clip`, one per method.
+    explanations : mapping method -> mask -> ClipExplanation
+        From :meth:`~audiointerp.experiments.interactive.clip.ClipExplainer.explain`.
     bin_hz : np.ndarray (F,)
         Row frequencies in Hz.
     masks : sequence of str
@@ -239,7 +239,7 @@ def clip_figure(
 
 def explanation_figure(
     clip: ClipAnalysis,
-    ex: Explanation,
+    ex: ClipExplanation,
     bin_hz: np.ndarray,
     *,
     size: tuple[float, float] = (12.0, 2.8),

@@ -1,4 +1,4 @@
-"""Render :class:`~audiointerp.experiments.tables.MetricTable` objects: CSV, LaTeX, HTML.
+"""Render :class:`~audiointerp.experiments.reporting.tables.MetricTable` objects: CSV, LaTeX, HTML.
 
 Cells read ``mean [low, high]`` (95 % bootstrap CI). Best values are bold (green in HTML), worst
 values italic (red in HTML); ``*`` marks a best value significantly better than the runner-up
@@ -17,7 +17,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from pandas.io.formats.style import Styler
 
-    from audiointerp.experiments.tables import MetricTable
+    from audiointerp.experiments.reporting.tables import MetricTable
 
 __all__ = ["format_table", "html_page", "styler", "to_latex"]
 

@@ -13,45 +13,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from audiointerp.config import from_dict, load_config, to_dict
+from audiointerp.data.config import DataConfig
 from audiointerp.errors import ParameterError
 from audiointerp.validation import check_choice, check_positive
 
 ResynthRoute = Literal["phase", "paper", "griffinlim"]
 RESYNTH_ROUTES = ("phase", "paper", "griffinlim")
 
-# Method options the runner consumes itself (everything else goes to ``get_method``).
-RUNNER_METHOD_KEYS = ("background_per_class", "fill")
-
-
-@dataclass
-class DataConfig:
-    """Which clips the grid runs on.
-
-    Attributes
-    ----------
-    root : str
-        Data set folder (ESC-50 layout for the synthetic benchmark and ESC-50 itself).
-    layout : str
-        Loader layout, ``"auto"`` detects it (see ``audiointerp.data.open_dataset``).
-    test_folds : tuple of int
-        Folds the evaluated clips come from.
-    train_folds : tuple of int
-        Folds the SHAP background and the slice fill value are drawn from.
-    n_clips : int or None
-        Number of test clips (class-balanced, seeded selection); ``None`` takes all.
-    duration_s : float
-        Clip length in seconds (clips are padded or cut to it).
-    esc10 : bool
-        Restrict ESC-50 to its ESC-10 subset.
-    """
-
-    root: str = "data/synth"
-    layout: str = "auto"
-    test_folds: tuple[int, ...] = (5,)
-    train_folds: tuple[int, ...] = (1, 2, 3)
-    n_clips: int | None = 50
-    duration_s: float = 5.0
-    esc10: bool = False
+# Keys of older configs and what they are called now (one name per knob).
+RENAMED = {
+    "max_forward_batch": "batch_size (most inputs per forward pass)",
+}
 
 
 @dataclass
@@ -65,20 +37,23 @@ class ExperimentConfig:
     models : dict of str to str
         Result-folder name -> checkpoint path (each checkpoint carries its frontend and classes).
     data : DataConfig
-        Test and training clips.
+        Explained clips (``test_folds``, ``n_clips``) and the training folds methods draw
+        from (``train_folds``).
     conditions : tuple of str
         ``clean``, ``white``, ``room``, ``event`` (the paper's mixing), ``<noise>_snr<dB>``
         (SNR mixing), ``other_class`` (another class's event at 0 dB; needs stems).
     methods : dict of str to dict
-        Method name (``audiointerp.interpretation.get_method``) -> its options. The runner
-        itself reads ``background_per_class`` (SHAP background clips per class from the training
-        folds) and ``fill`` (slice fill value; ``"train_mean"`` = mean training feature value).
+        Method name (``audiointerp.interpretation.method_names()``) -> its options, as the
+        method's ``from_config`` reads them (e.g. SHAP's ``background_per_class``, the slice
+        method's ``fill``).
     masks : tuple of str or None
-        Mask names (``None``: all 14 of ``interpretation.masks.MASK_NAMES``).
+        Mask names (``None``: all 14 of ``interpretation.masks.MASK_NAMES``); methods with
+        their own mask also get ``native``.
+    clips_per_unit : int
+        Clips per unit of work (the resumable granule, one file of rows).
     batch_size : int
-        Clips per unit of work (the resumable granule).
-    max_forward_batch : int
-        Most inputs in one forward pass when evaluating masked variants (memory knob).
+        Most inputs in one forward pass when evaluating a clip's masked variants (a memory
+        knob; rows are bit-identical for equal values).
     paper_alpha : float
         Weight of the clip in the paper's mixing ``alpha*clip + (1-alpha)*noise``.
     noises_dir : str
@@ -113,8 +88,8 @@ class ExperimentConfig:
         default_factory=lambda: {"saliency": {}, "gradcam": {}}
     )
     masks: tuple[str, ...] | None = None
-    batch_size: int = 16
-    max_forward_batch: int = 128
+    clips_per_unit: int = 16
+    batch_size: int = 64
     paper_alpha: float = 0.6
     noises_dir: str = "noises"
     resynth_route: str = "phase"
@@ -129,10 +104,16 @@ class ExperimentConfig:
         if isinstance(self.data, dict):
             self.data = from_dict(DataConfig, self.data, where="data")
         self.conditions = tuple(self.conditions)
-        self.data.test_folds = tuple(self.data.test_folds)
-        self.data.train_folds = tuple(self.data.train_folds)
         if self.masks is not None:
+            from audiointerp.interpretation.masks import MASK_NAMES, NATIVE_MASK
+
+            if isinstance(self.masks, str):
+                self.masks = (self.masks,)
             self.masks = tuple(self.masks)
+            if not self.masks:
+                raise ParameterError("masks is empty; list mask names or use null for all 14")
+            for name in self.masks:
+                check_choice("masks", name, (*MASK_NAMES, NATIVE_MASK))
         if self.sanity_methods is not None:
             self.sanity_methods = tuple(self.sanity_methods)
             unknown = sorted(set(self.sanity_methods) - set(self.methods or {}))
@@ -146,35 +127,71 @@ class ExperimentConfig:
             raise ParameterError("config.methods is empty; give at least one method name")
         if not self.conditions:
             raise ParameterError("config.conditions is empty; e.g. ['clean']")
+        check_positive("clips_per_unit", self.clips_per_unit)
         check_positive("batch_size", self.batch_size)
-        check_positive("max_forward_batch", self.max_forward_batch)
-        if self.data.n_clips is not None:
-            check_positive("data.n_clips", self.data.n_clips)
         check_choice("resynth_route", self.resynth_route, RESYNTH_ROUTES)
         if not 0.0 < self.paper_alpha <= 1.0:
             raise ParameterError(f"paper_alpha must be in (0, 1], got {self.paper_alpha}")
 
-    def fingerprint(self) -> str:
-        """Hash of every field that changes the rows (not ``output``, ``device``, memory knobs).
-
-        Result units are stored under this hash, so a changed grid never mixes with old units.
+    def fingerprint(self, contents: dict[str, Any] | None = None) -> str:
+        """Hash of everything that changes the rows: the fields (not ``output``, ``device``,
+        memory knobs, labels) and the contents of every file the grid reads
+        (:func:`content_digests`: checkpoints, noises), so a checkpoint retrained in place
+        gives a new fingerprint and its old rows are never resumed.
         """
         d = to_dict(self)
         for key in (
             "output",
             "device",
-            "max_forward_batch",
+            "batch_size",
             "name",
             "sanity_clips",
             "sanity_methods",
         ):
             d.pop(key, None)
+        d["contents"] = content_digests(self) if contents is None else contents
         blob = json.dumps(d, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
     @property
     def output_dir(self) -> Path:
         return Path(self.output)
+
+
+def _check_renamed(key: str, where: str) -> None:
+    if key in RENAMED:
+        raise ParameterError(f"{where}: `{key}` is now called {RENAMED[key]}; rename the key")
+
+
+def content_digests(cfg: ExperimentConfig) -> dict[str, Any]:
+    """SHA-256 of every file the grid's rows depend on besides the data: each model's
+    checkpoint, every method option that names a file (a method's ``file_options``, e.g. a
+    learned interpreter's checkpoint) and the condition noises.
+
+    Missing files are recorded as ``None`` (the run itself then reports them).
+    """
+    from audiointerp.experiments.grid.conditions import condition_noise_path, parse_condition
+    from audiointerp.files import sha256_file
+    from audiointerp.interpretation import method_class
+
+    def digest(path: str | Path | None) -> str | None:
+        return sha256_file(path) if path is not None and Path(path).is_file() else None
+
+    methods = {}
+    for name, options in cfg.methods.items():
+        files = {k: digest(options[k]) for k in method_class(name).file_options if k in options}
+        if files:
+            methods[name] = files
+    noises = {}
+    for cond in map(parse_condition, cfg.conditions):
+        path = condition_noise_path(cond, cfg.noises_dir)
+        if path is not None:
+            noises[cond.name] = digest(path)
+    return {
+        "models": {name: digest(path) for name, path in cfg.models.items()},
+        "methods": methods,
+        "noises": noises,
+    }
 
 
 def load_experiment(
@@ -193,7 +210,13 @@ def load_experiment(
     -------
     ExperimentConfig
     """
+    for key in overrides or {}:
+        _check_renamed(key.split(".")[0], "--set")
     if path is not None:
+        from audiointerp.config import load_yaml
+
+        for key in load_yaml(path):
+            _check_renamed(key, str(path))
         return load_config(ExperimentConfig, path, overrides)
     data: dict[str, Any] = {}
     for dotted, value in (overrides or {}).items():
@@ -203,11 +226,6 @@ def load_experiment(
             node = node.setdefault(part, {})
         node[leaf] = value
     return from_dict(ExperimentConfig, data, where="overrides")
-
-
-def with_output(cfg: ExperimentConfig, output: str | Path) -> ExperimentConfig:
-    """Return a copy of ``cfg`` writing under ``output``."""
-    return replace(cfg, output=str(output))
 
 
 def notebook_config(

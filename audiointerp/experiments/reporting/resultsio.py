@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from audiointerp.errors import DatasetError
-from audiointerp.experiments.store import KEY_COLUMNS, METRIC_COLUMNS
+from audiointerp.experiments.grid.store import COMBINED_TABLE, KEY_COLUMNS, METRIC_COLUMNS
 
 __all__ = [
     "GT_METRICS",
@@ -45,12 +45,6 @@ HIGHER_IS_BETTER: dict[str, bool] = {
 }
 #: Columns the tables need; the runner's tidy table (``store``) has them and more.
 REQUIRED: tuple[str, ...] = (*KEY_COLUMNS, "label", "prediction", "correct", *METRICS)
-# Canonical orders; values not listed keep their order of appearance after these.
-_ORDERS: dict[str, tuple[str, ...]] = {
-    "model": ("stft", "mel"),
-    "condition": ("clean", "white", "room", "event"),
-    "method": ("saliency", "gradcam", "lime", "shap", "slice", "ig"),
-}
 
 
 def _order(values: Sequence[object], canonical: Sequence[str]) -> list[object]:
@@ -58,12 +52,21 @@ def _order(values: Sequence[object], canonical: Sequence[str]) -> list[object]:
     return [v for v in canonical if v in seen] + [v for v in seen if v not in canonical]
 
 
-def _mask_order() -> tuple[str, ...]:
-    try:  # the interpretation layer defines the 14 masks in the paper's order
-        from audiointerp.interpretation.masks import MASK_NAMES
-    except ImportError:
-        return ()
-    return tuple(MASK_NAMES)
+def canonical_orders() -> dict[str, tuple[str, ...]]:
+    """Display order of the key columns, from the registries that define them: methods as the
+    method registry lists them, masks as the paper lists them (then ``native``), conditions
+    clean first then the paper's noises. Models keep their order of appearance (the config's).
+    """
+    from audiointerp.experiments.grid.conditions import NOISE_NAMES
+    from audiointerp.interpretation import method_names
+    from audiointerp.interpretation.masks import MASK_NAMES, NATIVE_MASK
+
+    return {
+        "model": (),
+        "condition": ("clean", *NOISE_NAMES),
+        "method": method_names(),
+        "mask": (*MASK_NAMES, NATIVE_MASK),
+    }
 
 
 def prepare_results(df: pd.DataFrame, *, where: str = "results") -> pd.DataFrame:
@@ -102,24 +105,12 @@ def prepare_results(df: pd.DataFrame, *, where: str = "results") -> pd.DataFrame
         if col in out.columns:
             out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
     out["id"] = out["id"].astype(str)
-    orders = dict(_ORDERS, mask=_mask_order())
-    for col, canonical in orders.items():
+    for col, canonical in canonical_orders().items():
         values = out[col].astype(str)
         out[col] = pd.Categorical(
             values, categories=_order(values.tolist(), canonical), ordered=True
         )
     return out
-
-
-def _find_combined(root: Path) -> Path | None:
-    for name in ("results.csv", "combined.csv", "all.csv"):
-        if (root / name).is_file():
-            return root / name
-    for path in sorted(root.glob("*.csv")):
-        head = pd.read_csv(path, nrows=0).columns
-        if all(c in head for c in REQUIRED):
-            return path
-    return None
 
 
 def load_results(path: str | Path) -> pd.DataFrame:
@@ -128,9 +119,9 @@ def load_results(path: str | Path) -> pd.DataFrame:
     Parameters
     ----------
     path : str or Path
-        A combined CSV, or a folder holding one (``results.csv`` or any CSV with the required
-        columns), or a folder in the paper's layout ``<model>/<method>_<condition>/csvs/<mask>.csv``
-        whose per-mask files are concatenated (keys filled from the path when absent).
+        The tidy CSV (``results.csv``), or a results folder holding it, or a folder in the
+        paper's layout ``<model>/<method>_<condition>/csvs/<mask>.csv`` whose per-mask files are
+        concatenated (keys filled from the path when absent).
 
     Returns
     -------
@@ -144,9 +135,8 @@ def load_results(path: str | Path) -> pd.DataFrame:
         raise DatasetError(
             f"results {root}: no such file or folder; pass the folder `audiointerp run` wrote"
         )
-    combined = _find_combined(root)
-    if combined is not None:
-        return prepare_results(pd.read_csv(combined), where=str(combined))
+    if (root / COMBINED_TABLE).is_file():
+        return prepare_results(pd.read_csv(root / COMBINED_TABLE), where=str(root / COMBINED_TABLE))
     frames = []
     for csv in sorted(root.glob("*/*_*/csvs/*.csv")):
         frame = pd.read_csv(csv)
@@ -162,8 +152,8 @@ def load_results(path: str | Path) -> pd.DataFrame:
         frames.append(frame)
     if not frames:
         raise DatasetError(
-            f"results {root}: no combined CSV and no <model>/<method>_<condition>/csvs/<mask>.csv "
-            "files; pass the folder `audiointerp run` wrote"
+            f"results {root}: no {COMBINED_TABLE} and no <model>/<method>_<condition>/csvs/"
+            "<mask>.csv files; pass the folder `audiointerp run` wrote"
         )
     return prepare_results(pd.concat(frames, ignore_index=True), where=str(root))
 

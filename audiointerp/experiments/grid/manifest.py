@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from audiointerp.config import to_dict
-from audiointerp.experiments.store import MANIFEST, ResultStore, atomic_write_json
+from audiointerp.experiments.grid.store import MANIFEST, ResultStore, atomic_write_json
 
 PACKAGES = (
     "audiointerp",

@@ -4,7 +4,7 @@ Input: one row per (model, condition, method, mask, id) with the metric columns 
 :data:`METRICS` (and :data:`GT_METRICS` where the data has stems). Output: :class:`MetricTable`
 objects, each a long frame of cells (mean, 95 % bootstrap CI, best/worst markers and a paired
 test of the best row against the runner-up inside its block). Rendering to CSV, LaTeX and HTML
-lives in :mod:`audiointerp.experiments.tablefmt`.
+lives in :mod:`audiointerp.experiments.reporting.tablefmt`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from audiointerp.errors import ParameterError
-from audiointerp.experiments.resultsio import (
+from audiointerp.experiments.reporting.resultsio import (
     GT_METRICS,
     HIGHER_IS_BETTER,
     METRICS,
@@ -26,7 +26,7 @@ from audiointerp.experiments.resultsio import (
     load_sanity,
     prepare_results,
 )
-from audiointerp.experiments.stats import PairedMethod, bootstrap_mean_ci, paired_tests
+from audiointerp.experiments.reporting.stats import PairedMethod, bootstrap_mean_ci, paired_tests
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +105,11 @@ def metric_table(
     metrics : sequence of str
         Metric columns; those absent from ``df`` or entirely NaN are left out.
     n_resamples, confidence, seed
-        Bootstrap settings (see :func:`~audiointerp.experiments.stats.bootstrap_mean_ci`).
+        Bootstrap settings (see :func:`~audiointerp.experiments.reporting.stats.bootstrap_mean_ci`).
     alpha : float
         Significance level of the paired test.
     test : {"wilcoxon", "permutation"}
-        Paired test, paired over clip ids (see :func:`~audiointerp.experiments.stats.paired_test`).
+        Paired test, paired over clip ids (see :func:`~audiointerp.experiments.reporting.stats.paired_test`).
 
     Returns
     -------
@@ -373,7 +373,7 @@ def write_tables(
     -------
     TablesOutput
     """
-    from audiointerp.experiments import tablefmt
+    from audiointerp.experiments.reporting import tablefmt
 
     source = "DataFrame" if isinstance(results, pd.DataFrame) else str(results)
     if isinstance(results, pd.DataFrame):

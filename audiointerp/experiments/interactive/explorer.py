@@ -2,10 +2,12 @@
 
 Two layers, both testable without a browser:
 
-- :class:`ExplorerSession` is the compute core: it holds the classifier and the data set and
-  has plain methods (:meth:`~ExplorerSession.pick`, :meth:`~ExplorerSession.explain`) that
-  return :class:`~audiointerp.experiments.clipexplain.ClipAnalysis` /
-  :class:`~audiointerp.experiments.clipexplain.Explanation` objects.
+- :class:`ExplorerSession` is the compute core: a :class:`~.clip.ClipExplainer` (every number
+  from the explain-and-score core) plus the data set clips are drawn from. Its plain methods
+  (:meth:`~ExplorerSession.pick`, :meth:`~ExplorerSession.explain`) return
+  :class:`~.clip.ClipAnalysis` / :class:`~.clip.ClipExplanation` objects. Built from an
+  experiment (:meth:`ExplorerSession.from_experiment`) it shows the grid's numbers for the
+  grid's clips.
 - :class:`Explorer` wires ipywidgets to a session. Its button handlers (:meth:`Explorer.on_load`,
   :meth:`Explorer.on_compute`) only read widget values, call the session and write results
   into widgets (PNG images, WAV audio players, an HTML metrics table), so a test can set
@@ -13,7 +15,7 @@ Two layers, both testable without a browser:
 
 In a notebook::
 
-    from audiointerp.experiments.explorer import Explorer
+    from audiointerp.experiments.interactive.explorer import Explorer
     Explorer("weights/default_mel.pt", "data/synth").widget   # display it
 """
 
@@ -28,12 +30,7 @@ from typing import Any, Literal
 import numpy as np
 
 from audiointerp.errors import AudioInterpError
-from audiointerp.experiments.clipexplain import (
-    ClipAnalysis,
-    Explanation,
-    analyze_clip,
-    explain_clip,
-)
+from audiointerp.experiments.interactive.clip import ClipAnalysis, ClipExplainer, ClipExplanation
 from audiointerp.validation import check_choice
 
 log = logging.getLogger(__name__)
@@ -42,19 +39,21 @@ __all__ = ["SOURCES", "Explorer", "ExplorerSession"]
 
 Source = Literal["random", "random from class", "by name"]
 SOURCES: tuple[str, ...] = ("random", "random from class", "by name")
-#: Interactive defaults for the perturbation methods (seconds per click on a CPU).
+#: Interactive defaults for the perturbation methods (seconds per click on a CPU); used only
+#: without an experiment config.
 INTERACTIVE_OPTIONS: dict[str, dict[str, Any]] = {"lime": {"n_samples": 200}}
 
 
 class ExplorerSession:
-    """Classifier + data set + the current clip and explanation (no widgets).
+    """A clip explainer + a data set + the current clip and explanation (no widgets).
 
     Parameters
     ----------
     classifier : path or LoadedClassifier
         Checkpoint (e.g. ``weights/default_mel.pt``) or a loaded classifier.
     data : path or AudioDataset
-        The data set clips are drawn from (opened at the model's sample rate).
+        The data set clips are drawn from (opened at the model's sample rate); its training
+        folds give the methods their training context when it has them.
     duration_s : float or None
         Clip length (None keeps each file's length).
     method_options : mapping, optional
@@ -64,41 +63,85 @@ class ExplorerSession:
     seed : int
         Seed of the random clip choice and of stochastic methods.
     device : str, optional
+    explainer : ClipExplainer, optional
+        Used instead of building one (see :meth:`from_experiment`).
     """
 
     def __init__(
         self,
-        classifier: str | Path | Any,
-        data: str | Path | Any,
+        classifier: str | Path | Any = None,
+        data: str | Path | Any = None,
         *,
         duration_s: float | None = 5.0,
         method_options: Mapping[str, Mapping[str, Any]] | None = None,
         route: str = "phase",
         seed: int = 0,
         device: str | None = None,
+        explainer: ClipExplainer | None = None,
     ) -> None:
-        if isinstance(classifier, (str, Path)):
-            from audiointerp.models import load_classifier
+        if explainer is None:
+            if isinstance(classifier, (str, Path)):
+                from audiointerp.models import load_classifier
 
-            classifier = load_classifier(classifier, device=device)
-        self.classifier = classifier
-        if not hasattr(data, "clips"):
+                classifier = load_classifier(classifier, device=device)
+            explainer = ClipExplainer.from_folder(
+                classifier,
+                data if isinstance(data, (str, Path)) else None,
+                duration_s=duration_s,
+                method_options=INTERACTIVE_OPTIONS if method_options is None else method_options,
+                seed=seed,
+                route=route,
+            )
+        self.explainer = explainer
+        self.classifier = explainer.classifier
+        if explainer.session is not None:  # the clips the experiment explains
+            data = explainer.session.dataset(explainer.model_name)[0].subset(
+                ids=explainer.session.clip_ids(explainer.model_name)
+            )
+        elif not hasattr(data, "clips"):
             from audiointerp.data import open_dataset
 
-            data = open_dataset(data, sr=classifier.frontend.sr, duration_s=duration_s)
+            data = open_dataset(data, sr=self.classifier.frontend.sr, duration_s=duration_s)
         self.dataset = data
-        self.method_options = dict(
-            INTERACTIVE_OPTIONS if method_options is None else method_options
-        )
-        self.route = route
-        self.seed = int(seed)
-        self.rng = np.random.default_rng(seed)
+        self.seed = int(seed if explainer.session is None else explainer.seed)
+        self.rng = np.random.default_rng(self.seed)
         self.clip: ClipAnalysis | None = None
-        self.explanation: Explanation | None = None
+        self.explanation: ClipExplanation | None = None
+
+    @classmethod
+    def from_experiment(
+        cls, config: Any, model: str, *, condition: str | None = None, device: str | None = None
+    ) -> ExplorerSession:
+        """Explore the clips an experiment explains, with its methods, options and condition
+        (the numbers shown equal the grid's rows)."""
+        from audiointerp.experiments.grid.session import ExperimentSession
+
+        session = ExperimentSession(config, device=device)
+        return cls(explainer=ClipExplainer.from_session(session, model, condition=condition))
 
     @property
     def bin_hz(self) -> np.ndarray:
         return self.classifier.frontend.bin_frequencies_hz()
+
+    @property
+    def methods(self) -> list[str]:
+        """Methods offered: the experiment's, or every registered one this model supports
+        that needs no fitting."""
+        from audiointerp.interpretation import method_class, method_names
+
+        if self.explainer.session is not None:
+            return list(self.explainer.method_options)
+        model = self.classifier.model
+        return [
+            n
+            for n in method_names()
+            if not method_class(n).needs_fitting and method_class(n).unsupported(model) is None
+        ]
+
+    @property
+    def notes(self) -> list[str]:
+        """What readers should know about the methods' context (fallbacks)."""
+        return list(self.explainer.context.notes)
 
     def pick(
         self, source: Source = "random", *, category: str | None = None, name: str | None = None
@@ -110,35 +153,43 @@ class ExplorerSession:
             index = ds.index_of((name or "").strip())
         else:
             index = ds.random_clip(self.rng, category if source == "random from class" else None)
-        wave, _, clip_id = ds[index]
-        category = ds.clips[index].category
-        classes = self.classifier.classes
-        label = classes.index(category) if category in classes else None
-        clf = self.classifier
-        self.clip = analyze_clip(
-            clf.model, clf.frontend, classes, wave, clip_id=clip_id, label=label
-        )
+        ex = self.explainer
+        if ex.session is not None:
+            self.clip = ex.analyze_experiment_clip(ds.clips[index].id)
+        else:
+            wave, _, clip_id = ds[index]
+            self.clip = ex.analyze(wave, clip_id=clip_id, category=ds.clips[index].category)
         self.explanation = None
         return self.clip
 
-    def explain(self, method: str, mask: str, *, n_freq: int = 3, n_time: int = 3) -> Explanation:
-        """Explain the current clip's prediction with ``method`` and ``mask``."""
+    def explain(
+        self, method: str, mask: str, *, n_freq: int | None = None, n_time: int | None = None
+    ) -> ClipExplanation:
+        """Explain the current clip's prediction with ``method`` and ``mask``.
+
+        ``n_freq`` / ``n_time`` set the grid of the most important slice (and, for the slice
+        method, its occlusion grid); default the configured slice grid.
+        """
         if self.clip is None:
             raise AudioInterpError("no clip loaded yet: pick a clip first")
-        clf = self.classifier
-        self.explanation = explain_clip(
-            clf.model,
-            clf.frontend,
-            self.clip,
-            method,
-            masks=[mask],
-            options=self.method_options.get(method),
-            n_freq=n_freq,
-            n_time=n_time,
-            route=self.route,
-            seed=self.seed,
+        overrides = None
+        method_cls = _method_class(method)
+        if method_cls.explains_region and (n_freq or n_time):
+            configured = self.explainer.options(method)
+            overrides = {
+                "n_freq": int(n_freq or configured.get("n_freq", 3)),
+                "n_time": int(n_time or configured.get("n_time", 3)),
+            }
+        self.explanation = self.explainer.explain(
+            self.clip, method, masks=[mask], overrides=overrides, n_freq=n_freq, n_time=n_time
         )[mask]
         return self.explanation
+
+
+def _method_class(name: str) -> Any:
+    from audiointerp.interpretation import method_class
+
+    return method_class(name)
 
 
 def metrics_html(values: Mapping[str, float]) -> str:
@@ -183,7 +234,7 @@ class Explorer:
     ) -> None:
         import ipywidgets as w
 
-        from audiointerp.interpretation import MASK_NAMES, METHOD_NAMES
+        from audiointerp.interpretation import MASK_NAMES
 
         self.session = session or ExplorerSession(classifier, data, **options)
         ds = self.session.dataset
@@ -196,7 +247,8 @@ class Explorer:
             ensure_option=False,
         )
         self.load_button = w.Button(description="Load clip", button_style="primary")
-        self.method = w.Dropdown(options=list(methods or METHOD_NAMES), description="method")
+        offered = methods or self.session.methods
+        self.method = w.Dropdown(options=list(offered), description="method")
         self.mask = w.Dropdown(options=list(masks or MASK_NAMES), description="mask")
         self.n_time = w.IntSlider(value=3, min=1, max=12, description="time slices")
         self.n_freq = w.IntSlider(value=3, min=1, max=12, description="freq slices")
@@ -250,8 +302,8 @@ class Explorer:
 
     def on_load(self, _button: object = None) -> None:
         """Pick a clip from the widgets' choice, show its spectrogram, prediction and audio."""
-        from audiointerp.experiments.figures import clip_figure, figure_bytes
-        from audiointerp.experiments.listening import wav_bytes
+        from audiointerp.experiments.interactive.figures import clip_figure, figure_bytes
+        from audiointerp.experiments.interactive.listening import wav_bytes
 
         s = self.session
         try:
@@ -274,8 +326,8 @@ class Explorer:
 
     def on_compute(self, _button: object = None) -> None:
         """Explain the current clip with the chosen method and mask; show maps, audio, metrics."""
-        from audiointerp.experiments.figures import explanation_figure, figure_bytes
-        from audiointerp.experiments.listening import wav_bytes
+        from audiointerp.experiments.interactive.figures import explanation_figure, figure_bytes
+        from audiointerp.experiments.interactive.listening import wav_bytes
 
         s = self.session
         self.status.value = "computing..."

@@ -93,7 +93,10 @@ def _section(sec: PageSection) -> str:
     for method, by_mask in sec.versions.items():
         cells = []
         for mask in sec.masks:
-            v = by_mask[mask]
+            v = by_mask.get(mask)
+            if v is None:  # e.g. `native` for a method without its own mask
+                cells.append("<td>-</td>")
+                continue
             cells.append(
                 "<td>"
                 + _audio(audio_data_uri(v["in"], sec.sr), "masked-in")
@@ -101,7 +104,7 @@ def _section(sec: PageSection) -> str:
                 + _metrics(v["metrics"])
                 + "</td>"
             )
-        first = by_mask[sec.masks[0]]
+        first = next(iter(by_mask.values()))
         slice_html = ""
         if first.get("slice") is not None:
             slice_html = _audio(audio_data_uri(first["slice"], sec.sr), "most important slice")

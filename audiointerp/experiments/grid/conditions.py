@@ -165,6 +165,13 @@ def load_condition_noise(
     return mixing.load_noise(cond.noise, sr=sr, duration_s=duration_s, noises_dir=noises_dir)
 
 
+def condition_noise_path(cond: Condition, noises_dir: str | Path) -> Path | None:
+    """The file a ``paper``/``snr`` condition reads its noise from (``None`` for the others)."""
+    if cond.noise is None:
+        return None
+    return Path(noises_dir) / f"{cond.noise}.wav"
+
+
 def rival_indices(labels: np.ndarray, ids: list[str], *, seed: int) -> np.ndarray:
     """For each clip, the index of a clip of another class (seeded by clip id, not by order).
 

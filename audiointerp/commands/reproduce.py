@@ -1,6 +1,6 @@
-"""``make reproduce``: execute the numbered notebooks in order with papermill.
+"""``audiointerp reproduce`` (``make reproduce``): execute the numbered notebooks in order.
 
-``python -m audiointerp.experiments.reproduce --data DIR [--pretrained FILE] [--configs paper]``
+``audiointerp reproduce --data DIR [--pretrained FILE] [--configs paper] [--only 03 04]``
 
 Notebook ``03``/``04`` run once per condition of the experiment config. Each notebook receives
 only the parameters its ``parameters`` cell declares (from a common pool: ``data``,
@@ -85,7 +85,7 @@ def plan(
     -------
     list of Step
     """
-    from audiointerp.experiments.config import load_experiment
+    from audiointerp.experiments.grid.config import load_experiment
 
     if configs not in CONFIG_SETS:
         raise ParameterError(f"configs={configs!r} is not valid; choose from {sorted(CONFIG_SETS)}")
@@ -159,11 +159,10 @@ def execute(steps: list[Step], *, cwd: str | Path = ROOT, kernel: str = "python3
     return done
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m audiointerp.experiments.reproduce",
-        description="Execute notebooks 01-07 in order with papermill (make reproduce).",
-    )
+HELP = "execute the numbered notebooks 01-07 in order with papermill (make reproduce)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data", default="data/synth", help="data folder (synthetic benchmark or ESC-50)"
     )
@@ -178,41 +177,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--supplementary", default="supplementary")
     parser.add_argument("--only", nargs="*", default=None, help="notebook numbers, e.g. 03 04")
     parser.add_argument("--dry-run", action="store_true", help="print the plan only")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from audiointerp.runtime import tune_allocator
 
-    tune_allocator()
+
+def run(args: argparse.Namespace) -> int:
     configs = args.configs or ("paper" if args.pretrained else "default")
-    try:
-        steps = plan(
-            data=args.data,
-            pretrained=args.pretrained,
-            configs=configs,
-            results=args.results,
-            supplementary=args.supplementary,
-        )
-        if args.only:
-            steps = [s for s in steps if s.notebook.name[:2] in set(args.only)]
-        if args.dry_run:
-            for s in steps:
-                print(f"{s.notebook.name} -> {s.output}  {s.parameters}")
-            return 0
-        t0 = time.perf_counter()
-        if configs == "default":  # the embedded setting makes its own data
-            from audiointerp.experiments.demo import ensure_benchmark, ensure_noises
+    steps = plan(
+        data=args.data,
+        pretrained=args.pretrained,
+        configs=configs,
+        results=args.results,
+        supplementary=args.supplementary,
+    )
+    if args.only:
+        steps = [s for s in steps if s.notebook.name[:2] in set(args.only)]
+    if args.dry_run:
+        for s in steps:
+            print(f"{s.notebook.name} -> {s.output}  {s.parameters}")
+        return 0
+    t0 = time.perf_counter()
+    if configs == "default":  # the embedded setting makes its own data
+        from audiointerp.commands.demo import ensure_benchmark, ensure_noises
 
-            ensure_benchmark(args.data)
-            ensure_noises(ROOT / "noises")
-        timings = execute(steps)
-    except AudioInterpError as exc:
-        print(f"reproduce: error: {exc}", file=sys.stderr)
-        return 2
+        ensure_benchmark(args.data)
+        ensure_noises(ROOT / "noises")
+    timings = execute(steps)
     for t in timings:
         print(f"{t['notebook']:<40} {t['seconds']:8.1f} s")
     print(f"{'total':<40} {time.perf_counter() - t0:8.1f} s")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from audiointerp.experiments.store import atomic_write_csv, read_csv
+from audiointerp.experiments.grid.store import atomic_write_csv, read_csv
 
 log = logging.getLogger(__name__)
 
