@@ -60,6 +60,10 @@ class ExperimentConfig:
         Folder with ``white.wav``, ``room.wav``, ``event.wav``.
     resynth_route : str
         Frontend inversion route for the SI-SDR of masked-in audio.
+    curve_fills : tuple of str
+        Deletion/insertion curves (``audiointerp.faithfulness``) with these fills of removed
+        bins, ``floor`` and/or ``road``; ``[]`` skips them (77 model evaluations per clip
+        and method with both).
     save_attributions : bool
         Save raw attributions per batch (float16 ``.npz``, git-ignored).
     sanity_clips : int
@@ -93,6 +97,7 @@ class ExperimentConfig:
     paper_alpha: float = 0.6
     noises_dir: str = "noises"
     resynth_route: str = "phase"
+    curve_fills: tuple[str, ...] = ("floor", "road")
     save_attributions: bool = True
     sanity_clips: int = 0
     sanity_methods: tuple[str, ...] | None = None
@@ -130,6 +135,11 @@ class ExperimentConfig:
         check_positive("clips_per_unit", self.clips_per_unit)
         check_positive("batch_size", self.batch_size)
         check_choice("resynth_route", self.resynth_route, RESYNTH_ROUTES)
+        if isinstance(self.curve_fills, str):
+            self.curve_fills = (self.curve_fills,)
+        self.curve_fills = tuple(self.curve_fills or ())
+        for fill in self.curve_fills:
+            check_choice("curve_fills", fill, ("floor", "road"))
         if not 0.0 < self.paper_alpha <= 1.0:
             raise ParameterError(f"paper_alpha must be in (0, 1], got {self.paper_alpha}")
 
