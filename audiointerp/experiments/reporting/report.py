@@ -308,7 +308,7 @@ def write_tables(
         files.append(_write_text(out / "tables" / "curves.csv", curve_df.to_csv(index=False)))
     steps("CSV and LaTeX")
     for name, table in tables.items():
-        rendered[name] = tablefmt.styler(table).to_html()
+        rendered[name] = tablefmt.to_html(table)
     steps("HTML tables")
 
     figures: dict[str, Path] = {}

@@ -143,6 +143,11 @@ def _groups(df: pd.DataFrame, keys: list[str], metrics: tuple[str, ...]):
     return out
 
 
+def _close(a: np.ndarray | float, b: float) -> np.ndarray | bool:
+    """``np.isclose(a, b, rtol=1e-12, atol=0)`` without its per-call overhead (hot loop)."""
+    return np.abs(np.asarray(a) - b) <= 1e-12 * abs(b)
+
+
 def _paired(a, b) -> tuple[np.ndarray, np.ndarray]:
     (ids_a, va, _), (ids_b, vb, _) = a, b
     if len(ids_a) == len(ids_b) and np.array_equal(ids_a, ids_b):
@@ -260,15 +265,13 @@ def metric_table(
         if idx.size < 2:
             continue
         order = idx[np.argsort(-sign * mean[idx], kind="stable")]
-        if not np.isclose(mean[order[0]], mean[order[-1]], rtol=1e-12, atol=0.0):
-            worst[idx[np.isclose(mean[idx], mean[order[-1]], rtol=1e-12, atol=0.0)]] = True
+        if not _close(mean[order[0]], mean[order[-1]]):
+            worst[idx[_close(mean[idx], mean[order[-1]])]] = True
         candidates = order[eligible[order]]  # degenerate rows are never best
-        if candidates.size == 0 or np.isclose(
-            mean[candidates[0]], mean[order[-1]], rtol=1e-12, atol=0.0
-        ):
+        if candidates.size == 0 or _close(mean[candidates[0]], mean[order[-1]]):
             continue  # nothing to choose between
         top = mean[candidates[0]]
-        tie = candidates[np.isclose(mean[candidates], top, rtol=1e-12, atol=0.0)]
+        tie = candidates[_close(mean[candidates], top)]
         best[tie] = True  # ties share the mark (e.g. several masks at AI = 100 %)
         if candidates.size < 2:
             continue
