@@ -145,3 +145,43 @@ def test_road_fill_is_noisy_seeded_and_floors_when_nothing_is_kept():
         fa.curve_inputs(
             x.repeat(2, 1, 1, 1), a, fill="floor", base=-100.0, rng=np.random.default_rng(0)
         )
+
+
+def test_core_rows_carry_curves_the_same_alone_as_in_a_batch(tmp_path_factory):
+    """explain_batch with curve_fills: AUC and point columns, k=0 deletion is p, a clip's
+    curves do not depend on its batch, and relevance mass is read from the attribution."""
+    import pandas as pd
+    from experiment_fixtures import session_setup
+
+    from audiointerp.experiments.core import explain_batch
+    from audiointerp.experiments.grid.config import load_experiment
+    from audiointerp.experiments.grid.session import ExperimentSession
+
+    tiny = session_setup(tmp_path_factory)
+    over = tiny.overrides(tmp_path_factory.mktemp("curves"), models={"mel": tiny.models["mel"]})
+    over.update(methods={"saliency": {}}, masks=["minmax", "bin"], conditions=["clean"])
+    cfg = load_experiment(None, over)
+    session = ExperimentSession(cfg)
+    clf = session.classifiers["mel"]
+    unit = session.unit_clips("mel", 0)
+    whole = session.batch("mel", "clean", unit)
+    alone = session.batch("mel", "clean", unit[1:2])
+    method = session.methods("mel")["saliency"]
+    kw = dict(model=clf.model, frontend=clf.frontend, method_name="saliency", masks=cfg.masks)
+    rows = explain_batch(whole, method, curve_fills=("floor", "road"), **kw).rows
+    one = explain_batch(alone, method, curve_fills=("floor", "road"), **kw).rows
+    cols = [c for c in rows.columns if c.startswith(("deletion_", "insertion_"))]
+    assert len(cols) == 4 + 4 * 21
+    a = rows[rows["id"] == alone.ids[0]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(a[cols], one[cols], check_exact=True)
+    np.testing.assert_allclose(rows["deletion_floor_k000"], rows["p"].round(4))
+    np.testing.assert_allclose(rows["insertion_road_k100"], rows["p"].round(4))
+    for c in ("deletion_floor", "insertion_floor", "deletion_road", "insertion_road"):
+        assert rows[c].between(0, 1).all()
+    # mask-independent columns are the same for both masks of a clip
+    by_mask = rows.set_index(["mask", "id"])
+    for c in ("deletion_road", "relevance_mass"):
+        np.testing.assert_array_equal(by_mask.loc["minmax", c], by_mask.loc["bin", c])
+    assert rows["degenerate"].dtype == bool and (rows["mask_std"] >= 0).all()
+    plain = explain_batch(alone, method, **kw).rows
+    assert not any(c.startswith("deletion_") for c in plain.columns)  # skipped by default
