@@ -128,3 +128,15 @@ def test_bootstrap_means_equals_one_call_per_group():
         np.testing.assert_allclose(ci.low, one.low)
         np.testing.assert_allclose(ci.high, one.high)
         np.testing.assert_array_equal(ci.n, one.n)
+
+
+def test_wilcoxon_picks_its_method_after_dropping_zeros():
+    """SciPy's ``auto`` decides on the length before zeros are dropped, so 3 non-zero
+    differences among 50 get the normal approximation (p = 0.054); enumerating the 8 sign
+    flips of what is left gives the exact p = 1/8."""
+    from audiointerp.experiments.reporting.stats import wilcoxon_greater
+
+    d = np.zeros(50)
+    d[:3] = [0.4, 1.1, 2.0]
+    p, how = wilcoxon_greater(d[None, :])
+    assert p[0] == pytest.approx(1 / 8) and how[0] == "permutation"

@@ -405,3 +405,24 @@ def test_curves_are_tabulated_and_plotted(tmp_path):
     assert "curves" in out.figures
     faith = out.tables["faithfulness"]
     assert set(faith.metrics) >= {"deletion_floor", "insertion_road"}
+
+
+def test_notes_state_map_resolutions_and_the_cascade_is_plotted(tmp_path):
+    import json
+
+    fake_results(conditions=("clean",)).to_csv(tmp_path / "results.csv", index=False)
+    (tmp_path / "manifest.json").write_text(
+        json.dumps({"resolution": {"mel": {"saliency": [64, 313], "lime": None}}})
+    )
+    (tmp_path / "mel").mkdir()
+    pd.DataFrame(
+        {"model": "mel", "method": "saliency", "step": [1, 2, 3], "layer": ["fc", "c2", "c1"],
+         "n_clips": 20, "rho_mean": [0.8, 0.4, 0.1], "rho_low": [0.7, 0.3, 0.05],
+         "rho_high": [0.9, 0.5, 0.2], "rho_median": [0.8, 0.4, 0.1]}
+    ).to_csv(tmp_path / "mel" / "cascade.csv", index=False)  # fmt: skip
+    out = write_tables(tmp_path, tmp_path / "s", n_resamples=10, progress=False)
+    page = out.html.read_text()
+    assert (
+        "Effective map resolution on mel (freq x time): saliency: 64 x 313, lime: adaptive" in page
+    )
+    assert "sanity_cascade" in out.figures
