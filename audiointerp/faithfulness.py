@@ -137,9 +137,16 @@ def linear_fill(
     est = torch.where(removed, est, x)
     if sweeps > 0:
         # in-grid weight per bin: edge and corner bins average over the neighbours they have
-        weight = _neighbour_sum(torch.ones_like(x[:1]))
+        inv = 1.0 / (12.0 * _neighbour_sum(torch.ones_like(x[:1])))
+        pad = F.pad(est, (1, 1, 1, 1))  # one zero-padded buffer, updated in place
+        inner = pad[..., 1:-1, 1:-1]
         for _ in range(int(sweeps)):
-            est = torch.where(removed, _neighbour_sum(est) / weight, x)
+            rows = pad[..., :-2, :] + pad[..., 2:, :]
+            rows.add_(pad[..., 1:-1, :], alpha=2.0)
+            total = rows[..., :-2] + rows[..., 2:]
+            total.add_(rows[..., 1:-1], alpha=2.0).sub_(inner, alpha=4.0).mul_(inv)
+            inner.copy_(torch.where(removed, total, inner))
+        est = inner.contiguous()
     return est
 
 
