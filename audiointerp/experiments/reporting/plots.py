@@ -73,7 +73,8 @@ def heatmaps(table: MetricTable, *, condition: str, max_degenerate: float) -> Fi
                 index="method", columns="mask", values="mean", observed=True, sort=True
             )
             cmap = "viridis" if _higher(metric) else "viridis_r"  # better is always yellow
-            sns.heatmap(grid, ax=ax, cmap=cmap, cbar=True, square=False, rasterized=True)
+            sns.heatmap(grid, ax=ax, cmap=cmap, cbar=True, square=False, rasterized=True,
+                        xticklabels=True, yticklabels=True)  # fmt: skip
             bad = m[m["degenerate"] > max_degenerate]
             rows, cols = list(grid.index.astype(str)), list(grid.columns.astype(str))
             for r, c in zip(bad["method"].astype(str), bad["mask"].astype(str), strict=True):
@@ -84,11 +85,25 @@ def heatmaps(table: MetricTable, *, condition: str, max_degenerate: float) -> Fi
             ax.set_xlabel("")
             ax.set_ylabel("")
             ax.tick_params(labelsize=6)
-    fig.suptitle(
+    _title(
+        fig,
         f"Method x mask means ({condition}); × = more than {max_degenerate:.0%} degenerate masks",
         fontsize=9,
     )
     return fig
+
+
+def _title(fig: Figure, text: str, **_: object) -> None:
+    """Figure title at the top left (the legend takes the top right)."""
+    fig.suptitle(text, x=0.01, ha="left", fontsize=9)
+
+
+def _legend(fig: Figure, axes: np.ndarray) -> None:
+    """One legend for the figure, above the panels (inside an axis it hides bars)."""
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="upper right", ncol=min(len(labels), 8), fontsize=7,
+                   frameon=False, bbox_to_anchor=(0.99, 1.0))  # fmt: skip
 
 
 def _higher(metric: str) -> bool:
@@ -135,8 +150,8 @@ def condition_bars(summary: MetricTable) -> Figure | None:
             part = cells[(cells["model"].astype(str) == model) & (cells["metric"] == metric)]
             _bars(axes[i, j], part, "condition", "method", colors)
             axes[i, j].set_title(f"{model}: {_label(metric)}", fontsize=8)
-    axes[0, -1].legend(fontsize=6, loc="best")
-    fig.suptitle("Summary per condition (each method at its chosen mask), 95 % intervals",
+    _legend(fig, axes)
+    _title(fig, "Summary per condition (each method at its chosen mask), 95 % intervals",
                  fontsize=9)  # fmt: skip
     return fig
 
@@ -180,8 +195,8 @@ def curves(table: pd.DataFrame, *, condition: str) -> Figure | None:
                           fontsize=7)  # fmt: skip
             ax.set_ylabel("p (explained class)", fontsize=7)
             ax.set_ylim(0, 1)
-    axes[0, -1].legend(fontsize=6, loc="best")
-    fig.suptitle(f"Deletion / insertion curves ({condition}), mean and 95 % band", fontsize=9)
+    _legend(fig, axes)
+    _title(fig, f"Deletion / insertion curves ({condition}), mean and 95 % band", fontsize=9)
     return fig
 
 
@@ -215,7 +230,7 @@ def cascade(steps: pd.DataFrame, sanity: pd.DataFrame | None) -> Figure | None:
         ax.set_xlabel("layers randomized (top first)", fontsize=7)
         ax.set_ylabel("mean |Spearman rho|", fontsize=7)
         ax.set_ylim(0, 1)
-    axes[0, -1].legend(fontsize=6, loc="best")
+    _legend(fig, axes)
     return fig
 
 
