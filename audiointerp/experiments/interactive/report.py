@@ -17,11 +17,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from audiointerp.experiments.interactive.clip import ClipAnalysis, ClipExplainer, ClipExplanation
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["UNITS", "save_figure", "write_interpretation"]
 
@@ -39,8 +42,9 @@ def save_figure(
     seconds: float,
     title: str,
     floor_db: float = -100.0,
-) -> None:
-    """Spectrogram, attribution (diverging, centred at 0) and masked-in spectrograms.
+) -> Figure:
+    """Spectrogram, attribution (diverging, centred at 0) and masked-in spectrograms; saved
+    to ``path`` and returned.
 
     Input and masked panels share one dB scale reaching 60 dB below the input's minimum (or
     the floor), so a soft mask that scales the input down shows darker, not rescaled.
@@ -72,6 +76,7 @@ def save_figure(
         ax.axis("off")
     fig.suptitle(title)
     fig.savefig(path, dpi=110)
+    return fig
 
 
 def _json_value(v: Any) -> Any:
