@@ -110,3 +110,38 @@ def test_uneven_folds_are_reported_loudly_and_a_stratified_split_fixes_them(tmp_
     splits = load_splits(fixed, sr=8000)
     assert splits.warnings == [] and (len(splits.valid), len(splits.test)) == (6, 6)
     assert split_warnings(open_splits(fixed, sr=8000), fixed) == []
+
+
+def test_the_grid_explains_the_test_split_and_draws_context_from_the_train_split(tmp_path):
+    """With data.split, the grid's clips and the methods' training data follow the split."""
+    import torch
+
+    from audiointerp.experiments.grid.config import load_experiment
+    from audiointerp.experiments.grid.session import ExperimentSession
+    from audiointerp.models import build_model, save_classifier
+    from audiointerp.processing import FrontendConfig
+
+    root = write_folder(tmp_path / "a")
+    fc = FrontendConfig(kind="mel", sr=8000, n_fft=256, win_length=256, hop_length=128,
+                        n_mels=16, fmin=50.0, fmax=4000.0)  # fmt: skip
+    torch.manual_seed(0)
+    model = build_model("cnn6", num_classes=3, num_bins=fc.n_bins, width=1 / 16)
+    weights = save_classifier(tmp_path / "m.pt", model, model_config={"arch": "cnn6",
+                              "width": 1 / 16}, frontend_config=fc, classes=CLASSES)  # fmt: skip
+    split = {"valid": 0.2, "test": 0.2, "group_by": "src_file"}
+    cfg = load_experiment(None, {"models": {"m": str(weights)}, "data.root": str(root),
+                                 "data.duration_s": 0.25, "data.split": split,
+                                 "conditions": ["clean"], "methods": {"slice": {}}})  # fmt: skip
+    session = ExperimentSession(cfg)
+    expected = open_splits(cfg.data, sr=8000)
+    assert set(session.clip_ids("m")) == {c.id for c in expected["test"].clips}
+    training = session.context("m").training
+    from audiointerp.experiments.core.context import balanced_indices
+
+    train = expected["train"]
+    waves, _, _ = train.load_batch(balanced_indices(train.labels, 1, seed=cfg.seed))
+    frontend = session.classifiers["m"].frontend
+    with torch.inference_mode():
+        want = frontend.features(torch.from_numpy(waves))
+    torch.testing.assert_close(training.features(1), want)  # drawn from the train split
+    assert "stratified split" in training.description
