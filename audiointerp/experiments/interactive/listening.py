@@ -92,6 +92,9 @@ def audio_data_uri(y: np.ndarray, sr: int) -> str:
     )
 
 
+ORIGINAL_LABEL = "original (the model input: resampled, mono, peak-normalised)"
+
+
 def _audio(uri: str, label: str) -> str:
     return f'<div>{html.escape(label)}<audio controls preload="none" src="{uri}"></audio></div>'
 
@@ -147,7 +150,7 @@ def _section(sec: PageSection) -> str:
         rows.append(f"<tr><th>{html.escape(method)}{slice_html}</th>{''.join(cells)}</tr>")
     return (
         f'<h2>{html.escape(sec.heading)}</h2>\n<p class="note">{html.escape(sec.summary)}</p>\n'
-        f"{_audio(audio_data_uri(sec.original, sec.sr), 'original')}\n"
+        f"{_audio(audio_data_uri(sec.original, sec.sr), ORIGINAL_LABEL)}\n"
         f'<p><img alt="original and masked spectrograms" src="{img}"></p>\n'
         f"<table><tr><th>method</th>{head}</tr>\n" + "\n".join(rows) + "\n</table>\n"
     )
