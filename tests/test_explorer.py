@@ -235,3 +235,15 @@ def test_build_explorer_resolves_paths_from_the_notebook_folder(tiny, monkeypatc
         build_explorer(weights=tiny.models["mel"])
     with pytest.raises(ParameterError, match="method options"):
         build_explorer(weights=tiny.models["mel"], data=str(tiny.data), overrides={"seed": 1})
+
+
+def test_explore_command_checks_its_arguments_before_serving(tiny, tmp_path, capsys):
+    from audiointerp.cli import main
+    from audiointerp.commands.explore import voila_command
+
+    assert main(["explore"]) == 2
+    assert "--weights W and --data DIR" in capsys.readouterr().err
+    assert main(["explore", "--weights", str(tmp_path / "no.pt"), "--data", str(tiny.data)]) == 2
+    assert "no such file" in capsys.readouterr().err
+    cmd = voila_command(ROOT / "notebooks" / "07_explorer.ipynb", 8999)
+    assert "--Voila.ip=127.0.0.1" in cmd and "--port=8999" in cmd and "--no-browser" in cmd
