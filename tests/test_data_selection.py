@@ -145,3 +145,12 @@ def test_the_grid_explains_the_test_split_and_draws_context_from_the_train_split
         want = frontend.features(torch.from_numpy(waves))
     torch.testing.assert_close(training.features(1), want)  # drawn from the train split
     assert "stratified split" in training.description
+
+
+def test_the_run_fingerprint_follows_the_split_not_the_warning_threshold():
+    from audiointerp.experiments.grid.config import load_experiment
+
+    base = load_experiment(None, {}).fingerprint()
+    assert load_experiment(None, {"data.min_per_class": 5}).fingerprint() == base
+    assert load_experiment(None, {"data.split": {"valid": 0.1}}).fingerprint() != base
+    assert load_experiment(None, {"data.classes": ["siren"]}).fingerprint() != base

@@ -163,6 +163,11 @@ class ExperimentConfig:
             "sanity_methods",
         ):
             d.pop(key, None)
+        data = d["data"]
+        data.pop("min_per_class", None)  # a reporting threshold: never changes a row
+        for key in ("classes", "split"):  # unset: as before these fields existed (resumable)
+            if data.get(key) is None:
+                data.pop(key, None)
         d["contents"] = content_digests(self) if contents is None else contents
         blob = json.dumps(d, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
