@@ -371,15 +371,14 @@ def test_rows_of_different_grids_are_separated_or_refused(tmp_path):
     assert set(only["model"]) == {"stft"}
 
 
-def test_progress_is_one_line_per_step_off_a_terminal(tmp_path, caplog):
-    import logging
-
+def test_progress_is_one_line_per_step_off_a_terminal(tmp_path, capsys):
     fake_results(conditions=("clean",)).to_csv(tmp_path / "results.csv", index=False)
-    with caplog.at_level(logging.INFO, logger="audiointerp.experiments.reporting.report"):
-        out = write_tables(tmp_path, tmp_path / "s", n_resamples=10, plots=False)
-    lines = [r.getMessage() for r in caplog.records if "tables [" in r.getMessage()]
-    assert len(lines) == len(out.seconds) and lines[0].startswith("tables [1/")
-    assert not any("\r" in m for m in lines)
+    out = write_tables(tmp_path, tmp_path / "s", n_resamples=10, plots=False)
+    lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("tables: ")]
+    assert len(lines) == len(out.seconds) and lines[0].startswith("tables: 1/")
+    assert "read results" in lines[0] and not any("\r" in x for x in lines)
+    write_tables(tmp_path, tmp_path / "s", n_resamples=10, plots=False, progress=False)
+    assert "tables: " not in capsys.readouterr().err
 
 
 def test_curves_are_tabulated_and_plotted(tmp_path):

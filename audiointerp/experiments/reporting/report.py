@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import logging
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,34 +54,25 @@ class TablesOutput:
 
 
 class Steps:
-    """Progress of the tables step: a tqdm bar on a terminal, one log line per step otherwise."""
+    """Progress of the tables step (``audiointerp.progress``): a bar on a terminal or in
+    Jupyter, one complete line per step elsewhere; ``enabled=False`` is silent."""
 
     def __init__(self, total: int, *, enabled: bool | None) -> None:
-        self.total, self.done, self.seconds = total, 0, {}
-        tty = sys.stderr.isatty()
-        self.bar = None
-        if enabled is None:
-            enabled = True
-        if enabled and tty:
-            from tqdm.auto import tqdm
+        from audiointerp.progress import progress_bar
 
-            self.bar = tqdm(total=total, desc="tables", unit="step", dynamic_ncols=True)
-        self.log = enabled and not tty
+        self.seconds: dict[str, float] = {}
+        self.bar = progress_bar(total=total, desc="tables", unit="step", disable=enabled is False)
         self.t = time.perf_counter()
 
     def __call__(self, name: str) -> None:
         now = time.perf_counter()
         self.seconds[name] = round(now - self.t, 3)
-        self.t, self.done = now, self.done + 1
-        if self.bar is not None:
-            self.bar.set_postfix_str(name)
-            self.bar.update(1)
-        elif self.log:
-            log.info("tables [%d/%d] %s (%.1f s)", self.done, self.total, name, self.seconds[name])
+        self.t = now
+        self.bar.set_postfix_str(f"{name} ({self.seconds[name]:.1f} s)")
+        self.bar.update(1)
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        self.bar.close()
 
 
 def _write_text(path: Path, text: str) -> Path:
