@@ -66,7 +66,8 @@ def fake_results(
                         if stems:
                             row.update(
                                 loc_auc=0.6 + 0.2 * s + noise[7],
-                                relevance_mass=0.3 + 0.2 * s + noise[8],
+                                # a property of the map: the same for every mask
+                                relevance_mass=0.3 + 0.2 * shift.get(method, 0.0) + 0.01 * (i % 5),
                                 si_sdr=2 + 3 * s + noise[9],
                                 si_sdri=1 + 3 * s + noise[10],
                             )
@@ -177,6 +178,12 @@ def test_write_tables_exports_csv_latex_html(tmp_path):
     assert set(gt["metric"]) == {"loc_auc", "si_sdri"}
     faith = pd.read_csv(tmp_path / "supp" / "tables" / "faithfulness.csv")
     assert set(faith["metric"]) == {"relevance_mass"}  # a property of the map, not the mask
+    # results of the older per-mask definition stay per mask, with a note saying so
+    old = df.assign(relevance_mass=np.random.default_rng(0).random(len(df)))
+    from audiointerp.experiments.reporting.tables import ground_truth_table
+
+    t = ground_truth_table(prepare_results(old), n_resamples=10)
+    assert "relevance_mass" in t.metrics and "computed it on the mask" in t.notes[0]
     # summary first, a table of contents, the figures embedded and written as PNG and PDF
     assert page.index('id="summary"') < page.index('id="figures"') < page.index('id="per_mask"')
     assert "<nav>" in page and page.count("data:image/png;base64,") == len(out.figures) >= 3

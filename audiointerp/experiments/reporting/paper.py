@@ -201,11 +201,35 @@ def paper_tables(
     return tables
 
 
+def per_map(df: pd.DataFrame, col: str) -> bool:
+    """Whether ``col`` is one value per (model, condition, method, clip), whatever the mask.
+
+    Relevance mass is (since it is computed on the attribution); results written by older
+    versions computed it on each mask, and it is then shown per mask, with a note.
+    """
+    if col not in df.columns or not df[col].notna().any():
+        return False
+    keys = ["model", "condition", "method", "id"]
+    return bool(df.groupby(keys, observed=True)[col].nunique().max() <= 1)
+
+
 def ground_truth_table(df: pd.DataFrame, **options: object) -> MetricTable | None:
     """Localization AUC and SI-SDRi by method x mask (None without stems)."""
-    metrics = ("loc_auc", "si_sdri")
+    metrics: tuple[str, ...] = ("loc_auc", "si_sdri")
+    notes: tuple[str, ...] = ()
+    if (
+        "relevance_mass" in df.columns
+        and df["relevance_mass"].notna().any()
+        and not per_map(df, "relevance_mass")
+    ):
+        metrics = ("loc_auc", "relevance_mass", "si_sdri")
+        notes = ("relevance_mass here varies by mask: these results were written by a version "
+                 "that computed it on the mask, not on the positive attribution; rerun the grid "
+                 "for the per-map value.",)  # fmt: skip
     if not any(m in df.columns and df[m].notna().any() for m in metrics):
         return None
+    options = dict(options)
+    options["notes"] = (*options.get("notes", ()), *notes)
     return metric_table(
         df,
         block=("model", "condition", "method"),
@@ -226,9 +250,9 @@ def faithfulness_table(df: pd.DataFrame, **options: object) -> MetricTable | Non
     These are properties of the attribution map, one value per clip and method: the rows of
     one mask per method are read.
     """
-    metrics = tuple(
-        m for m in (*CURVE_METRICS, "relevance_mass") if m in df.columns and df[m].notna().any()
-    )
+    metrics = tuple(m for m in CURVE_METRICS if m in df.columns and df[m].notna().any())
+    if per_map(df, "relevance_mass"):
+        metrics = (*metrics, "relevance_mass")
     if not metrics:
         return None
     first = df.groupby("method", observed=True)["mask"].first()
