@@ -139,9 +139,9 @@ def convert_value(hint: Any, value: Any, where: str) -> Any:
         if not value.strip():
             raise ParameterError(f"{where}: is an empty string; give a value")
         return value
-    if origin in (tuple, list):
-        return _sequence(origin, args, value, where)
-    if origin in (dict, Mapping):
+    if origin in (tuple, list) or hint in (tuple, list):
+        return _sequence(origin or hint, args, value, where)
+    if origin in (dict, Mapping) or hint in (dict, Mapping):
         return _mapping(args, value, where)
     if isinstance(hint, type):
         if isinstance(value, hint):

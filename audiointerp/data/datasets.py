@@ -341,7 +341,8 @@ def open_dataset(
         more = f"\n  ... and {len(problems) - 5} more" if len(problems) > 5 else ""
         raise DatasetError(
             f"{root}: {len(problems)} unusable clip(s):\n  {listed}{more}\n"
-            f"fix or remove them, or pass on_error='skip' (`audiointerp info {root}` lists all)"
+            f"fix or remove them (`audiointerp info {root}` lists all); from Python, "
+            "open_dataset(..., on_error='skip') leaves them out"
         )
     for p, r in problems:
         log.warning("skipping %s: %s", p, r)

@@ -149,7 +149,9 @@ def _dedupe(cat: Catalog) -> Catalog:
             entries.append(group[0])
             cat.warnings.append((str(path), f"listed {len(group)} times ({where}); counted once"))
         else:
-            shown = "; ".join(f"label {c!r} fold {f}" for c, f in labels)
+            shown = "; ".join(
+                f"label {c!r}" + ("" if f is None else f" fold {f}") for c, f in labels
+            )
             cat.problems.append(
                 (
                     str(path),
@@ -364,5 +366,5 @@ def _read_manifest(root: Path, *, classes: Sequence[str] | None) -> Catalog:
             problems.append((str(path), reason))
             continue
         meta = {k: _parse_value(v) for k, v in row.items()}
-        entries.append(Entry(path, row["label"], fold, {}, meta, f"row {i + 2}"))
+        entries.append(Entry(path, row["label"], fold, {}, meta, f"{csv.name} row {i + 2}"))
     return Catalog("manifest", base, class_list, entries, problems)

@@ -111,6 +111,10 @@ def build_method(
     options, deferred = _typed_options(cls, dict(options or {}), name)
     try:
         return cls.from_config(options, context)
+    except ParameterError as exc:  # a value the method refuses: say which method
+        if str(exc).startswith("method "):
+            raise
+        raise ParameterError(f"method {name}: {exc}") from None
     except AudioInterpError:
         raise
     except (TypeError, ValueError) as exc:  # unknown keyword or a value the class refuses

@@ -98,7 +98,9 @@ def check_classifier(
         cfg = model_config({k: v for k, v in spec.items() if k not in shape}, where="model")
         frontend_cfg = from_dict(FrontendConfig, obj["frontend"], where="frontend")
     except (ParameterError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"checkpoint {path} has an unusable config: {exc}") from exc
+        raise CheckpointError(
+            f"checkpoint {path} has an unusable config: {exc}; {_RETRAIN}"
+        ) from exc
     if frontend_cfg.n_bins != shape["num_bins"]:
         raise CheckpointError(
             f"checkpoint {path}: its frontend gives {frontend_cfg.n_bins} frequency bins but its "
