@@ -195,7 +195,7 @@ def load_config(cls: type[T], path: str | Path, overrides: dict[str, Any] | None
     cls
     """
     data = apply_overrides(load_yaml(path), overrides, where=str(path))
-    where = str(path) if not overrides else f"{path} (with --set {', '.join(overrides)})"
+    where = f"{path} + --set" if overrides else str(path)
     return from_dict(cls, data, where=where)
 
 

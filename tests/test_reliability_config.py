@@ -98,7 +98,7 @@ def test_values_that_have_one_meaning_are_accepted():
 @pytest.mark.parametrize(
     ("item", "pattern"),
     [
-        ("batch_size=2.5", r"\(with --set batch_size\): batch_size: expected an integer, got 2\.5"),
+        ("batch_size=2.5", r"exp\.yaml \+ --set: batch_size: expected an integer, got 2\.5"),
         ("batch_size=abc", r"batch_size: expected an integer, got 'abc'"),
         ("seed=x", r"seed: expected an integer, got 'x'"),
         ("data=5", r"data: expected a mapping of DataConfig fields, got 5"),

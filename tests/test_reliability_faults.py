@@ -97,12 +97,12 @@ def _grid_yaml(tiny, path: Path, out: Path) -> Path:
             "root": str(tiny.data),
             "test_folds": [1],
             "train_folds": [2],
-            "n_clips": 3,
+            "n_clips": 2,
             "duration_s": 1.0,
         },
         "noises_dir": str(tiny.noises),
         "conditions": ["clean"],
-        "methods": {"saliency": {}, "gradcam": {}},
+        "methods": {"saliency": {}},
         "masks": ["minmax", "bin"],
         "clips_per_unit": 1,
         "output": str(out),
@@ -119,13 +119,13 @@ def test_grid_on_a_full_disk_exits_2_and_the_rerun_resumes(tiny, tmp_path, monke
     config = _grid_yaml(tiny, tmp_path / "f.yaml", out)
     written = sum(p.stat().st_size for p in clean.rglob("*") if p.is_file())
     with monkeypatch.context() as m:
-        _FullDisk(m, budget=written // 3)  # a few units fit, then the disk is full
+        _FullDisk(m, budget=written // 3)  # the first unit fits, then the disk is full
         assert cli.main(["run", "--config", str(config), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "no space left on the device" in err and "run the same command again" in err
     assert not _temps(out)  # nothing half-written
     done = list((out / "runs").rglob("batch_*.csv"))
-    assert 0 < len(done) < 6  # some units finished before the disk filled
+    assert len(done) == 1  # one of the two units finished before the disk filled
     assert cli.main(["run", "--config", str(config), "--no-progress"]) == 0  # after the fix
     got = pd.read_csv(out / "results.csv").sort_values(["method", "mask", "id"])
     cols = [c for c in expected.columns if c not in ("wall_s",)]

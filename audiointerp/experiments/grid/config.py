@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from audiointerp.config import apply_overrides, from_dict, load_config, to_dict
+from audiointerp.config import ALLOW_EMPTY, apply_overrides, from_dict, load_config, to_dict
 from audiointerp.data.config import DataConfig
 from audiointerp.errors import ParameterError
 from audiointerp.validation import check_choice, check_device, check_positive
@@ -66,7 +66,7 @@ class ExperimentConfig:
         Clean test clips for the model-randomization sanity check per model and method
         (0 skips it); written to ``<output>/<model>/sanity.csv``.
     sanity_methods : tuple of str or None
-        Methods checked (``None``: all of ``methods``).
+        Methods checked (``None``: all of ``methods``; an empty list: none).
     seed : int
         Seeds clip selection, the ``other_class`` pairing and every stochastic method per clip.
     device : str or None
@@ -95,7 +95,7 @@ class ExperimentConfig:
     resynth_route: str = "phase"
     save_attributions: bool = True
     sanity_clips: int = 0
-    sanity_methods: tuple[str, ...] | None = None
+    sanity_methods: tuple[str, ...] | None = field(default=None, metadata={ALLOW_EMPTY: True})
     seed: int = 0
     device: str | None = None
     output: str = "results"
