@@ -6,7 +6,7 @@ field's type hint first (:mod:`audiointerp.typecheck`: types, choices, lists, op
 values) and refusing unknown keys with a message that lists the valid ones, so a typo or a
 wrong type in a YAML file or a ``--set`` is an error naming the key, never a silent default
 or a traceback. An empty list is an error (an empty list of folds, conditions or masks means
-nothing) unless the field's metadata says otherwise (:data:`ALLOW_EMPTY`). Range checks live
+nothing) unless the field's default is empty or its metadata allows it (:data:`ALLOW_EMPTY`). Range checks live
 in each dataclass's ``__post_init__``; their errors get the same source prefix. YAML is read
 with the bounded loader of :mod:`audiointerp.yamlio`.
 """
@@ -43,7 +43,8 @@ __all__ = [
 
 T = TypeVar("T")
 
-# Field metadata key: an empty tuple/dict is a meaningful value for this field.
+# Field metadata key: an empty tuple/dict is a meaningful value for this field (it also is
+# for fields whose default is empty).
 ALLOW_EMPTY = "allow_empty"
 
 
@@ -91,7 +92,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, where: str = "con
         if (
             isinstance(converted, (tuple, list, dict))
             and not converted
-            and not fields[key].metadata.get(ALLOW_EMPTY, False)
+            and not _empty_allowed(fields[key])
         ):
             default = " or null for the default" if _optional(hints[key]) else ""
             raise ParameterError(f"{here}: is empty; give at least one value{default}")
@@ -104,6 +105,18 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, where: str = "con
         raise ParameterError(text if text.startswith(prefix) else f"{where}: {text}") from None
     except TypeError as exc:  # missing required fields
         raise ParameterError(f"{where}: {exc}") from exc
+
+
+def _empty_allowed(f: dataclasses.Field) -> bool:
+    """An empty list/mapping is meaningful where the field says so (:data:`ALLOW_EMPTY`) or
+    where its own default is empty (``noise_files: {}``)."""
+    if f.metadata.get(ALLOW_EMPTY, False):
+        return True
+    if f.default_factory is not dataclasses.MISSING:
+        default = f.default_factory()
+    else:
+        default = f.default
+    return isinstance(default, (tuple, list, dict)) and not default
 
 
 def _join(where: str, key: str) -> str:
