@@ -6,9 +6,9 @@ field's type hint first (:mod:`audiointerp.typecheck`: types, choices, lists, op
 values) and refusing unknown keys with a message that lists the valid ones, so a typo or a
 wrong type in a YAML file or a ``--set`` is an error naming the key, never a silent default
 or a traceback. An empty list is an error (an empty list of folds, conditions or masks means
-nothing) unless the field's default is empty or its metadata allows it (:data:`ALLOW_EMPTY`). Range checks live
-in each dataclass's ``__post_init__``; their errors get the same source prefix. YAML is read
-with the bounded loader of :mod:`audiointerp.yamlio`.
+nothing) unless the field's default is empty or its metadata allows it (:data:`ALLOW_EMPTY`).
+Range checks live in each dataclass's ``__post_init__``; their errors get the same source
+prefix. YAML is read with the bounded loader of :mod:`audiointerp.yamlio`.
 """
 
 from __future__ import annotations
