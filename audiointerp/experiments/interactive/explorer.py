@@ -58,7 +58,7 @@ class ExplorerSession:
         Clip length (None keeps each file's length).
     method_options : mapping, optional
         Per-method options; default :data:`INTERACTIVE_OPTIONS`.
-    route : {"phase", "paper", "griffinlim"}
+    route : {"phase", "paper", "paper_nnls", "griffinlim"}
         Resynthesis route of the masked audio.
     seed : int
         Seed of the random clip choice and of stochastic methods.
@@ -126,7 +126,8 @@ class ExplorerSession:
     @property
     def methods(self) -> list[str]:
         """Methods offered: the experiment's, or every registered one this model supports
-        that needs no fitting."""
+        that needs no fitting and no ground truth (clips outside an experiment come without
+        their stems)."""
         from audiointerp.interpretation import method_class, method_names
 
         if self.explainer.session is not None:
@@ -135,7 +136,9 @@ class ExplorerSession:
         return [
             n
             for n in method_names()
-            if not method_class(n).needs_fitting and method_class(n).unsupported(model) is None
+            if not method_class(n).needs_fitting
+            and not method_class(n).needs_ground_truth
+            and method_class(n).unsupported(model) is None
         ]
 
     @property
