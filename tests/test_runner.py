@@ -245,10 +245,17 @@ def test_reference_methods_aliases_and_resolutions_in_the_grid(tiny, tmp_path):
             "oracle": {},
         },
         masks=["minmax", "bin"],
+        sanity_clips=4,
+        sanity_methods=["saliency_abs", "energy", "oracle"],
     )
     res = run_experiment(load_experiment(None, over), progress=False)
     df = res.table
     assert set(df["method"]) == set(over["methods"])
+    sanity = pd.read_csv(tmp_path / "out" / "mel" / "sanity.csv")
+    assert dict(zip(sanity["method"], sanity["status"], strict=True))["oracle"] == "skipped"
+    assert (sanity["n_clips"] == 4).all()
+    assert (tmp_path / "out" / "stft" / "cascade.csv").is_file()
+    assert (tmp_path / "out" / "stft" / "sanity.png").is_file()
     oracle = df[df["method"] == "oracle"]
     assert set(oracle["mask"]) == {"minmax", "bin", "native"}  # the ideal mask itself
     native = oracle[oracle["mask"] == "native"]
