@@ -162,3 +162,18 @@ def test_saliency_is_blockwise_constant_over_the_input_pool(cnn):
     scale = cnn.bn0.weight / torch.sqrt(cnn.bn0.running_var + cnn.bn0.eps)
     pooled = (g / scale[:, None]).reshape(16, 2, 20)
     torch.testing.assert_close(pooled[:, 0], pooled[:, 1], rtol=1e-4, atol=1e-6)
+
+
+def test_aliases_work_wherever_a_config_reads_its_methods(tmp_path):
+    from audiointerp.experiments.grid.config import content_digests, load_experiment
+    from audiointerp.experiments.interactive.explorer_session import takes_option
+
+    alias = {"method": "saliency", "abs": True}
+    cfg = load_experiment(None, {"methods": {"saliency_abs": alias, "lime": {}}})
+    resolved = cfg.resolve_paths(lambda p: tmp_path / p)
+    assert resolved.methods["saliency_abs"] == alias
+    assert content_digests(cfg)["methods"] == {}
+    assert takes_option("saliency_abs", "abs", alias) and not takes_option(
+        "saliency_abs", "fill", alias
+    )
+    assert takes_option("slice", "fill") and not takes_option("lime", "fill")

@@ -62,11 +62,11 @@ def test_segment_mean_fill_by_hand():
         perturbed_probs(model, x, seg, keep, torch.tensor([0]), fill=means[:, :1], batch_size=8)
 
 
-def test_lime_fill_option_changes_what_removed_segments_become():
+def test_lime_hide_option_changes_what_removed_segments_become():
     x = torch.randn(2, 1, 6, 8, generator=torch.Generator().manual_seed(0)) * 10 - 40
     opts = {"n_samples": 16, "segmentation": "grid", "n_freq": 2, "n_time": 2, "batch_size": 7}
     model = Recorder().eval()
-    get_method("lime", fill="segment_mean", **opts).attribute(model, x[:1], 0)
+    get_method("lime", hide="segment_mean", **opts).attribute(model, x[:1], 0)
     seen = torch.cat(model.seen)[:, 0]
     # every perturbed input keeps the clip's segment means: a removed cell is constant at the
     # mean of that cell of the clip, a kept cell is the clip itself
@@ -78,9 +78,9 @@ def test_lime_fill_option_changes_what_removed_segments_become():
             assert torch.equal(block, orig) or torch.allclose(
                 block, orig.mean().expand_as(block), atol=1e-5
             )
-    assert get_method("lime").fill == "floor"  # the project's default
-    with pytest.raises(ParameterError, match="fill='mean'"):
-        get_method("lime", fill="mean")
+    assert get_method("lime").hide == "floor"  # the project's default
+    with pytest.raises(ParameterError, match="hide='mean'"):
+        get_method("lime", hide="mean")
 
 
 # --- topK_k_pos: the study's quantile rule vs the project's -----------------------------------
@@ -228,7 +228,7 @@ def test_paper_train_configs_select_the_study(kind):
 
 def test_paper_experiment_selects_the_study():
     cfg = load_experiment(CONFIGS / "experiment_paper_esc50.yaml")
-    assert cfg.methods["lime"]["fill"] == "segment_mean"
+    assert cfg.methods["lime"]["hide"] == "segment_mean"
     assert cfg.methods["lime"].get("segmentation", "quickshift") == "quickshift"
     assert cfg.methods["lime"]["n_samples"] == 1000
     assert set(STUDY_MASK_NAMES) <= set(cfg.masks)

@@ -13,10 +13,11 @@ from audiointerp.interpretation.perturbation import paint, perturbed_probs, segm
 from audiointerp.interpretation.segmentation import SEGMENTATIONS, SegmentationKind, segment
 from audiointerp.validation import check_choice, check_positive
 
-LimeFill = Literal["floor", "segment_mean"]
-#: What a removed segment is replaced with: the silence floor (``base``), or, as ``lime_image``
-#: does by default (``hide_color=None``), the segment's own mean value.
-LIME_FILLS: tuple[str, ...] = ("floor", "segment_mean")
+LimeHide = Literal["floor", "segment_mean"]
+#: What a removed segment is replaced with (``hide``, after ``lime_image``'s ``hide_color``): the
+#: silence floor (``base``), or, as ``lime_image`` does by default (``hide_color=None``), the
+#: segment's own mean value.
+LIME_HIDES: tuple[str, ...] = ("floor", "segment_mean")
 
 if TYPE_CHECKING:
     from audiointerp.interpretation.context import MethodContext
@@ -88,7 +89,7 @@ class Lime(AttributionMethod):
     """Local linear surrogate of the target probability over spectrogram segments.
 
     Each of ``n_samples`` perturbations keeps every segment with probability 1/2 and replaces
-    the rest (``fill``); a weighted ridge regression of the target probability on the
+    the rest (``hide``); a weighted ridge regression of the target probability on the
     keep-vectors gives one coefficient per segment, painted on its bins.
 
     Parameters
@@ -102,14 +103,14 @@ class Lime(AttributionMethod):
         Grid size for ``segmentation="grid"``.
     segmentation_options : dict, optional
         Keyword arguments of the scikit-image segmentation.
-    fill : {"floor", "segment_mean"}
-        What replaces a removed segment: ``base`` (this project's default: removed = silent,
-        as the masks remove bins), or each segment's own mean feature value
-        (``lime_image``'s default ``hide_color=None``, what the reproduced study ran; the
-        paper configs select it). The two give different maps: removing a segment to its
-        mean keeps its level and erases only its detail.
+    hide : {"floor", "segment_mean"}
+        What replaces a removed segment (``lime_image``'s ``hide_color``): ``base`` (this
+        project's default: removed = silent, as the masks remove bins), or each segment's own
+        mean feature value (``lime_image``'s default ``hide_color=None``, what the reproduced
+        study ran; the paper configs select it). The two give different maps: removing a
+        segment to its mean keeps its level and erases only its detail.
     base : float
-        The silence floor in dB (the ``"floor"`` fill).
+        The silence floor in dB (``hide="floor"``).
     kernel_width : float
         Width of LIME's exponential kernel on the cosine distance (``lime_image``: 0.25).
     alpha : float
@@ -145,7 +146,7 @@ class Lime(AttributionMethod):
         n_freq: int = 4,
         n_time: int = 8,
         segmentation_options: dict[str, Any] | None = None,
-        fill: LimeFill = "floor",
+        hide: LimeHide = "floor",
         base: float = SILENCE_FLOOR_DB,
         kernel_width: float = 0.25,
         alpha: float = 1.0,
@@ -157,7 +158,7 @@ class Lime(AttributionMethod):
         self.segmentation = check_choice("segmentation", segmentation, SEGMENTATIONS)
         self.n_freq, self.n_time = int(n_freq), int(n_time)
         self.segmentation_options = dict(segmentation_options or {})
-        self.fill = check_choice("fill", fill, LIME_FILLS)
+        self.hide = check_choice("hide", hide, LIME_HIDES)
         self.base = float(base)
         self.kernel_width = float(check_positive("kernel_width", kernel_width))
         self.alpha = float(check_positive("alpha", alpha))
@@ -189,7 +190,7 @@ class Lime(AttributionMethod):
         z = torch.zeros(features.shape[0], self.n_samples, s_max, device=features.device)
         for b, s in enumerate(n_seg.tolist()):  # zero padding: padded columns get coef 0
             z[b, :, :s] = draw_samples(self.n_samples, s, self.seed).to(features.device)
-        fill = self.base if self.fill == "floor" else segment_means(features, segments, s_max)
+        fill = self.base if self.hide == "floor" else segment_means(features, segments, s_max)
         y = perturbed_probs(
             model, features, segments, z, target, fill=fill, batch_size=self.batch_size
         )
