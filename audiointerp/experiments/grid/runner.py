@@ -176,7 +176,7 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True) -> RunResult
                         seed=cfg.seed,
                         batch_size=cfg.batch_size,
                         resynth_route=route,
-                        curve_fills=cfg.curve_fills,
+                        curve_fills=cfg.curve_fills if cfg.curves_on(cond) else (),
                         timer=timer,
                     )
                     rows = result.rows
