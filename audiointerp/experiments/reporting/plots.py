@@ -137,18 +137,19 @@ def _bars(ax, cells: pd.DataFrame, x: str, hue: str, colors: dict) -> None:
     xs = [str(v) for v in cells[x].cat.categories if (cells[x] == v).any()]
     hues = [str(v) for v in cells[hue].cat.categories if (cells[hue] == v).any()]
     width = 0.8 / max(len(hues), 1)
+    # one hue x x table per statistic, not a frame filter per bar
+    keyed = cells.assign(**{x: cells[x].astype(str), hue: cells[hue].astype(str)})
+    keyed = keyed.drop_duplicates([hue, x])
+    table = {
+        c: keyed.pivot(index=hue, columns=x, values=c)
+        .reindex(index=hues, columns=xs)
+        .to_numpy(float)
+        for c in ("mean", "low", "high")
+    }
     for k, h in enumerate(hues):
-        part = cells[cells[hue].astype(str) == h]
-        pos, mean, low, high = [], [], [], []
-        for i, v in enumerate(xs):
-            row = part[part[x].astype(str) == v]
-            if row.empty or not np.isfinite(row["mean"].iloc[0]):
-                continue
-            pos.append(i - 0.4 + width * (k + 0.5))
-            mean.append(row["mean"].iloc[0])
-            low.append(row["low"].iloc[0])
-            high.append(row["high"].iloc[0])
-        mean, low, high = map(np.asarray, (mean, low, high))
+        at = np.flatnonzero(np.isfinite(table["mean"][k]))
+        pos = at - 0.4 + width * (k + 0.5)
+        mean, low, high = (table[c][k, at] for c in ("mean", "low", "high"))
         ax.bar(pos, mean, width=width, color=colors[h], label=h)
         err = np.clip([mean - low, high - mean], 0.0, None)  # rounding at constant samples
         ax.errorbar(pos, mean, yerr=err, fmt="none", ecolor="black",
