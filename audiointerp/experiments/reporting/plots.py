@@ -120,11 +120,17 @@ def _title(fig: Figure, text: str, **_: object) -> None:
 
 
 def _legend(fig: Figure, axes: np.ndarray) -> None:
-    """One legend for the figure, above the panels (inside an axis it hides bars)."""
+    """One legend for the figure, under its title and above the panels (inside an axis it
+    hides bars); as many rows as the figure's width needs, the panels moved down to make room."""
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="upper right", ncol=min(len(labels), 8), fontsize=7,
-                   frameon=False, bbox_to_anchor=(0.99, 1.0))  # fmt: skip
+    if not handles:
+        return
+    width, height = fig.get_size_inches()
+    ncol = max(1, min(len(labels), int(width / 1.3)))
+    rows = -(-len(labels) // ncol)
+    fig.legend(handles, labels, loc="upper right", ncol=ncol, fontsize=7, frameon=False,
+               bbox_to_anchor=(0.99, 1 - 0.25 / height))  # fmt: skip
+    fig.subplots_adjust(top=1 - (0.55 + 0.16 * rows) / height)
 
 
 def _higher(metric: str) -> bool:
