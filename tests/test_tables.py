@@ -477,3 +477,22 @@ def test_heatmap_cells_are_the_per_method_means(tmp_path):
     shown = np.asarray(first.collections[0].get_array()).reshape(want.shape)
     np.testing.assert_allclose(shown, want)
     assert first.get_title() == f"stft: {plots._label(table.metrics[0])}"
+
+
+def test_the_runs_manifest_names_the_baselines(tmp_path):
+    """A run's manifest records its reference methods (config names, aliases included); the
+    tables read them there instead of asking the method classes."""
+    import json
+
+    fake_results(conditions=("clean",)).to_csv(tmp_path / "results.csv", index=False)
+    (tmp_path / "manifest.json").write_text(
+        json.dumps({"references": {"lime": "input", "gradcam": "ideal"}})
+    )
+    out = write_tables(tmp_path, tmp_path / "s", n_resamples=10, plots=False, progress=False)
+    table = out.tables["per_mask"]
+    assert table.baselines == ("lime",)  # an "ideal" reference is no baseline to beat
+    cells = table.cells
+    assert "p_vs_lime_holm" in cells.columns and "p_vs_energy" not in cells.columns
+    # gradcam is planted far better than lime: it beats the baseline where it is tested
+    grad = cells[(cells["method"] == "gradcam") & (cells["metric"] == "FF")]
+    assert grad["beats_lime"].all()

@@ -270,6 +270,13 @@ def write_tables(
         for col, keep in (("model", models), ("method", methods)):
             if keep and col in sanity.columns:
                 sanity = sanity[sanity[col].astype(str).isin(list(keep))]
+    references = (manifest or {}).get("references")
+    if baselines is None and isinstance(references, dict):
+        # the run's own record: no method module (captum, shap ...) imported to ask the classes
+        from audiointerp.experiments.reporting.tables import BASELINE_KINDS
+
+        present = [str(m) for m in df["method"].unique()]  # the order baseline_methods gives
+        baselines = tuple(m for m in present if references.get(m) in BASELINE_KINDS)
     steps("read results")
     options = dict(
         n_resamples=n_resamples,
