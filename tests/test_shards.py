@@ -218,34 +218,37 @@ def test_merge_refuses_duplicated_unit_files(grid, tmp_path, capsys):
     assert f"a copy of unit {units[2].name}" in err
 
 
-def test_launch_local_runs_end_to_end_and_resubmits_only_what_is_missing(grid, tmp_path, capsys):
+def test_launch_local_runs_end_to_end_and_resubmits_only_what_is_missing(
+    grid, tmp_path, capsys, monkeypatch
+):
     out = tmp_path / "launched"
     argv = ["launch", "--config", str(grid.config), "--out", str(out), "--shards", "2"]
     argv += ["--executor", "local", "--no-progress"]
-    assert cli.main(argv) == 0
-    printed = capsys.readouterr().out
-    assert "submitted 2 of 2 shard(s)" in printed
-    _same_tables(grid.baseline, out)
     run_dir = grid.run_dir(out)
+    logs = [run_dir / "logs" / f"shard-{i}-of-2.log" for i in range(2)]
+    # every job dies (kill -9) after 3 units: launch names the failed shards and their logs
+    monkeypatch.setenv(KILL_AFTER_UNITS_ENV, "3")
+    rc, _, err = _main(capsys, *argv)
+    assert rc == 2 and "2 of 2 shard job(s) failed" in err and str(logs[1]) in err
+    monkeypatch.delenv(KILL_AFTER_UNITS_ENV)
+    # the same command again: each shard computes only its 9 missing units, then the merge
+    rc, printed, _ = _main(capsys, *argv)
+    assert rc == 0 and "submitted 2 of 2 shard(s)" in printed
+    for i in range(2):
+        assert f"shard {i}/2 done: 9 units computed, 3 already complete" in logs[i].read_text()
+    _same_tables(grid.baseline, out)
     launch = json.loads((run_dir / "launch.json").read_text())
     assert launch["executor"] == "local" and [j["shard"] for j in launch["jobs"]] == ["0/2", "1/2"]
-    for i in range(2):  # a log per shard
-        log_text = (run_dir / "logs" / f"shard-{i}-of-2.log").read_text()
-        assert f"shard {i}/2 done: 12 units computed" in log_text
-    # lose two units of shard 1: launching again submits shard 1 only, and recomputes 2 units
+    # two units of shard 1 lost: only shard 1 is submitted, and it recomputes those two
     store, mine = grid.units(out, ShardSpec(1, 2))
     for u in mine[:2]:
         store.unit_path(u).unlink()
-    assert cli.main(argv) == 0
-    printed = capsys.readouterr().out
-    assert "submitted 1 of 2 shard(s): 1/2" in printed
-    assert (
-        "shard 1/2 done: 2 units computed, 10 already complete"
-        in (run_dir / "logs" / "shard-1-of-2.log").read_text()
-    )
+    rc, printed, _ = _main(capsys, *argv)
+    assert rc == 0 and "submitted 1 of 2 shard(s): 1/2" in printed
+    assert "shard 1/2 done: 2 units computed, 10 already complete" in logs[1].read_text()
     _same_tables(grid.baseline, out)
-    assert cli.main(argv) == 0  # nothing left: no job, just the merge
-    assert "no shard of 2 has work left" in capsys.readouterr().out
+    rc, printed, _ = _main(capsys, *argv)  # nothing left: no job, just the merge
+    assert rc == 0 and "no shard of 2 has work left" in printed
 
 
 def _hold_lock(path: Path, seconds: float) -> subprocess.Popen:

@@ -30,8 +30,11 @@ from audiointerp.experiments.grid.session import ExperimentSession
 from audiointerp.experiments.grid.store import ResultStore
 from audiointerp.experiments.grid.units import GridPlan, ShardSpec, Unit
 
-# Reporting and the views pull in matplotlib/scipy/ipywidgets; they are imported on first use.
+# Reporting and the views pull in matplotlib/scipy/ipywidgets, the launcher submitit; they are
+# imported on first use.
 _LAZY = {
+    "run_grid": "audiointerp.experiments.grid.launch",
+    "launch_grid": "audiointerp.experiments.grid.launch",
     "write_tables": "audiointerp.experiments.reporting.tables",
     "load_results": "audiointerp.experiments.reporting.tables",
     "illustrate_clip": "audiointerp.experiments.interactive.illustrate",
@@ -64,6 +67,8 @@ __all__ = [
     "load_experiment",
     "notebook_config",
     "run_experiment",
+    "run_grid",
+    "launch_grid",
     "select_clips",
     "write_tables",
     "load_results",

@@ -33,7 +33,7 @@ from audiointerp.experiments.grid.merge import MergeResult, merge_store
 from audiointerp.experiments.grid.runner import config_yaml, open_plan
 from audiointerp.experiments.grid.store import RECORD_SUFFIX, ResultStore, atomic_write_json
 from audiointerp.experiments.grid.units import ShardSpec
-from audiointerp.files import atomic_write_text, check_path_name, host_name
+from audiointerp.files import atomic_write_text, host_name
 from audiointerp.validation import check_choice
 
 log = logging.getLogger(__name__)
@@ -281,8 +281,6 @@ def launch_grid(cfg: ExperimentConfig, opts: LaunchOptions) -> LaunchResult:
     AudioInterpError
         If jobs failed (each is named with its log); the units they finished are kept.
     """
-    for name in cfg.models:
-        check_path_name("model", name)
     contents = content_digests(cfg)
     store = ResultStore(cfg.output_dir, cfg.fingerprint(contents))
     from audiointerp.experiments.grid.session import ExperimentSession
@@ -357,3 +355,38 @@ def launch_grid(cfg: ExperimentConfig, opts: LaunchOptions) -> LaunchResult:
             time.sleep(2.0)
     result.merged = merge_store(store, cfg, plan, contents=contents)
     return result
+
+
+def run_grid(
+    cfg: ExperimentConfig,
+    *,
+    shards: int = 1,
+    executor: Executor = "local",
+    progress: bool = True,
+) -> Any:
+    """The grid of ``cfg`` in this process (``shards=1``) or as ``shards`` launched jobs,
+    merged either way (notebooks 03/04 call this with their ``shards`` parameter).
+
+    Returns
+    -------
+    RunResult
+        With the merged table and manifest.
+    """
+    from audiointerp.experiments.grid.runner import RunResult, run_experiment
+
+    if int(shards) == 1:
+        return run_experiment(cfg, progress=progress)
+    launched = launch_grid(
+        cfg, LaunchOptions(shards=int(shards), executor=executor, progress=progress)
+    )
+    merged = launched.merged
+    if merged is None:  # pragma: no cover - LaunchOptions.wait is True here
+        raise RuntimeError("launch_grid returned before merging")
+    return RunResult(
+        output=cfg.output_dir,
+        table=merged.table,
+        manifest=merged.manifest,
+        paths=merged.paths,
+        run_dir=merged.run_dir,
+        units_total=merged.manifest["plan"]["n_units"],
+    )

@@ -34,7 +34,6 @@ from audiointerp.experiments.grid.lock import LockHeldError, lock_is_held
 from audiointerp.experiments.grid.session import ExperimentSession, select_clips
 from audiointerp.experiments.grid.store import ResultStore
 from audiointerp.experiments.grid.units import WHOLE, GridPlan, ShardSpec, Unit, plan_grid
-from audiointerp.files import check_path_name
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +48,8 @@ __all__ = [
 
 # Test hook: the process SIGKILLs itself after committing this many units (resume tests).
 KILL_AFTER_UNITS_ENV = "AUDIOINTERP_KILL_AFTER_UNITS"
+# Damaged or partial units named one by one in the log; the rest are counted.
+_WARN_UNITS = 10
 
 
 @dataclass
@@ -274,8 +275,6 @@ def run_experiment(
         torch.set_num_threads(int(threads))
     tune_allocator()
     wall0 = time.perf_counter()
-    for name in cfg.models:  # before anything is read or written
-        check_path_name("model", name)
     timer = StageTimer()
     contents = content_digests(cfg)
     store = ResultStore(cfg.output_dir, cfg.fingerprint(contents))
@@ -289,9 +288,12 @@ def run_experiment(
         if n_removed := store.clean_temporaries(mine):
             log.info("removed %d temporary file(s) of killed writes", n_removed)
         states = store.check_units(mine)
-        for st in states:
-            if st.status not in ("complete", "missing"):
-                log.warning("grid %s: recomputing %s unit %s", cfg.name, st.status, st.describe())
+        bad = [st for st in states if st.status not in ("complete", "missing")]
+        for st in bad[:_WARN_UNITS]:
+            log.warning("grid %s: recomputing %s unit %s", cfg.name, st.status, st.describe())
+        if len(bad) > _WARN_UNITS:
+            log.warning("grid %s: recomputing %d more damaged or partial units", cfg.name,
+                        len(bad) - _WARN_UNITS)  # fmt: skip
         todo = [st.unit for st in states if not st.complete]
         label = f"grid {cfg.name}" + ("" if shard.whole else f" shard {shard}")
         with tqdm(
