@@ -16,6 +16,7 @@ from audiointerp import files as files_mod
 from audiointerp.errors import AudioInterpError, ParameterError
 from audiointerp.experiments.grid import store as store_mod
 from audiointerp.experiments.grid.lock import LockHeldError, RunLock, lock_is_held
+from audiointerp.experiments.grid.merge import write_grid_tables
 from audiointerp.experiments.grid.store import DamagedUnitError, ResultStore, read_csv
 from audiointerp.experiments.grid.units import GridPlan, ShardSpec, Unit, canonical_units
 from audiointerp.files import (
@@ -271,7 +272,7 @@ def test_stray_unit_files_are_found(tmp_path):
 def _grid(root, fingerprint, df):
     st = ResultStore(root, fingerprint)
     st.units_dir.mkdir(parents=True, exist_ok=True)  # a grid has units
-    st.write_tables(df.reset_index(drop=True))
+    write_grid_tables(st, df.reset_index(drop=True))
     return st
 
 
@@ -279,7 +280,7 @@ def test_write_tables_paper_layout(tmp_path):
     df = pd.concat([_rows(masks=("bin", "topK_5")), _rows(method="lime", condition="white")])
     st = ResultStore(tmp_path, "abc")
     st.units_dir.mkdir(parents=True)
-    paths = st.write_tables(df.reset_index(drop=True))
+    paths = write_grid_tables(st, df.reset_index(drop=True))
     assert tmp_path / "results.csv" in paths
     csv = tmp_path / "mel" / "saliency_clean" / "csvs" / "topK_5.csv"
     assert csv in paths and (tmp_path / "mel" / "lime_white" / "csvs" / "bin.csv").is_file()
@@ -321,7 +322,7 @@ def test_root_table_ignores_folders_that_are_not_grids(tmp_path):
     other.parent.mkdir(parents=True)
     other.write_text("epoch,loss\n1,0.5\n")
     assert len(read_csv(tmp_path / "results.csv")) == 2
-    ResultStore(tmp_path, "grid").write_tables(_rows())
+    write_grid_tables(ResultStore(tmp_path, "grid"), _rows())
     assert list(read_csv(tmp_path / "results.csv").columns) == list(_rows().columns)
 
 

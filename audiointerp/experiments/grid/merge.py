@@ -20,15 +20,22 @@ from typing import Any
 import pandas as pd
 
 from audiointerp.errors import AudioInterpError
+from audiointerp.experiments.core.scoring import CLIP_COLUMNS, GT_COLUMNS, METRIC_COLUMNS
 from audiointerp.experiments.grid import manifest as manifest_mod
 from audiointerp.experiments.grid.store import (
+    COMBINED_TABLE,
+    KEY_COLUMNS,
+    MASK_CSV_COLUMNS,
     PLAN,
     RECORD_SUFFIX,
     RUN_CONFIG,
     ResultStore,
     UnitState,
+    atomic_write_csv,
+    read_csv,
 )
 from audiointerp.experiments.grid.units import GridPlan
+from audiointerp.files import check_path_name, remove_stale_temporaries
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +147,7 @@ def merge_store(
         if not check.ok:
             raise IncompleteRunError(check.message())
         table = store.combine(plan.units)
-        paths = store.write_tables(table)
+        paths = write_grid_tables(store, table)
         shards = Counter((store.read_record(u) or {}).get("shard", "?") for u in plan.units)
         sessions = manifest_mod.read_sessions(store)
         summary: dict[str, Any] = {
@@ -201,3 +208,59 @@ def merge_run(path: str | Path) -> MergeResult:
     config = run_dir / RUN_CONFIG
     cfg = load_experiment(config, {"output": str(store.root)})
     return merge_store(store, cfg, plan)
+
+
+def write_grid_tables(store: ResultStore, df: pd.DataFrame) -> list[Path]:
+    """Write this grid's tidy table, the paper layout's per-mask CSVs and the root table
+    (the caller holds ``store.tables_lock()``).
+
+    Several grids may share a results root (notebooks 03/04 run one model and condition
+    each): the root ``results.csv`` holds, for every (model, condition, method), the rows
+    of the most recently finished grid that covered it, like the per-mask CSVs do.
+    """
+    atomic_write_csv(df, store.run_table)
+    remove_stale_temporaries(store.root)
+    written = [store.run_table, store.root / COMBINED_TABLE]
+    atomic_write_csv(merge_runs(store.root), written[1])
+    if not len(df):
+        return written
+    extra = [c for c in GT_COLUMNS if c in df.columns]
+    cols = [c for c in (*MASK_CSV_COLUMNS, *extra) if c in df.columns]
+    for (model, method, condition), part in df.groupby(
+        ["model", "method", "condition"], sort=False
+    ):
+        folder = (
+            store.root
+            / check_path_name("model", model)
+            / check_path_name("folder", f"{method}_{condition}")
+            / "csvs"
+        )
+        remove_stale_temporaries(folder)
+        for mask, rows in part.groupby("mask", sort=False):
+            path = folder / f"{check_path_name('mask', mask)}.csv"
+            atomic_write_csv(rows[cols].reset_index(drop=True), path)
+            written.append(path)
+    return written
+
+
+def merge_runs(root: str | Path) -> pd.DataFrame:
+    """Tidy rows of every finished grid under ``root``; the newest grid wins per block.
+
+    A block is a (model, condition, method) triple; grids are ordered by when their table
+    was written.
+    """
+    tables = sorted(
+        (p for p in Path(root).glob(f"runs/*/{COMBINED_TABLE}") if (p.parent / "units").is_dir()),
+        key=lambda p: p.stat().st_mtime_ns,
+    )
+    frames: dict[tuple, pd.DataFrame] = {}
+    for path in tables:
+        df = read_csv(path)
+        if not len(df):
+            continue
+        for block, part in df.groupby(["model", "condition", "method"], sort=False):
+            frames.pop(block, None)  # re-insert so that the newest block goes last
+            frames[block] = part
+    if not frames:
+        return pd.DataFrame(columns=[*KEY_COLUMNS, *CLIP_COLUMNS, *METRIC_COLUMNS])
+    return pd.concat(frames.values(), ignore_index=True)

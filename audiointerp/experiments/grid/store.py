@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from audiointerp.errors import AudioInterpError
-from audiointerp.experiments.core.scoring import CLIP_COLUMNS, GT_COLUMNS, METRIC_COLUMNS
+from audiointerp.experiments.core.scoring import CLIP_COLUMNS, METRIC_COLUMNS
 from audiointerp.experiments.grid.lock import RunLock
 from audiointerp.experiments.grid.units import UNIT_FORMAT, GridPlan, ShardSpec, Unit
 from audiointerp.files import (
@@ -111,7 +111,7 @@ class UnitState:
 
 
 class ResultStore:
-    """The run folder of one grid (by config fingerprint) and the tables built from it.
+    """The run folder of one grid (by config fingerprint): its plan, units, records and locks.
 
     Parameters
     ----------
@@ -363,38 +363,6 @@ class ResultStore:
     def run_table(self) -> Path:
         return self.run_dir / COMBINED_TABLE
 
-    def write_tables(self, df: pd.DataFrame) -> list[Path]:
-        """Write this grid's tidy table, the paper layout's per-mask CSVs and the root table
-        (the caller holds :meth:`tables_lock`).
-
-        Several grids may share a results root (notebooks 03/04 run one model and condition
-        each): the root ``results.csv`` holds, for every (model, condition, method), the rows
-        of the most recently finished grid that covered it, like the per-mask CSVs do.
-        """
-        atomic_write_csv(df, self.run_table)
-        remove_stale_temporaries(self.root)
-        written = [self.run_table, self.root / COMBINED_TABLE]
-        atomic_write_csv(merge_runs(self.root), written[1])
-        if not len(df):
-            return written
-        extra = [c for c in GT_COLUMNS if c in df.columns]
-        cols = [c for c in (*MASK_CSV_COLUMNS, *extra) if c in df.columns]
-        for (model, method, condition), part in df.groupby(
-            ["model", "method", "condition"], sort=False
-        ):
-            folder = (
-                self.root
-                / check_path_name("model", model)
-                / check_path_name("folder", f"{method}_{condition}")
-                / "csvs"
-            )
-            remove_stale_temporaries(folder)
-            for mask, rows in part.groupby("mask", sort=False):
-                path = folder / f"{check_path_name('mask', mask)}.csv"
-                atomic_write_csv(rows[cols].reset_index(drop=True), path)
-                written.append(path)
-        return written
-
 
 class _WaitingLock(RunLock):
     """A :class:`RunLock` that waits (up to 30 minutes) when used as a context manager."""
@@ -403,26 +371,3 @@ class _WaitingLock(RunLock):
 
     def __enter__(self) -> RunLock:
         return self.acquire(wait_s=self.WAIT_S)
-
-
-def merge_runs(root: str | Path) -> pd.DataFrame:
-    """Tidy rows of every finished grid under ``root``; the newest grid wins per block.
-
-    A block is a (model, condition, method) triple; grids are ordered by when their table
-    was written.
-    """
-    tables = sorted(
-        (p for p in Path(root).glob(f"runs/*/{COMBINED_TABLE}") if (p.parent / "units").is_dir()),
-        key=lambda p: p.stat().st_mtime_ns,
-    )
-    frames: dict[tuple, pd.DataFrame] = {}
-    for path in tables:
-        df = read_csv(path)
-        if not len(df):
-            continue
-        for block, part in df.groupby(["model", "condition", "method"], sort=False):
-            frames.pop(block, None)  # re-insert so that the newest block goes last
-            frames[block] = part
-    if not frames:
-        return pd.DataFrame(columns=[*KEY_COLUMNS, *CLIP_COLUMNS, *METRIC_COLUMNS])
-    return pd.concat(frames.values(), ignore_index=True)
