@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "launch": "launch",
     "tables": "tables",
     "illustrate": "illustrate",
+    "explore": "explore",
     "demo": "demo",
     "reproduce": "reproduce",
 }

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import submitit
-from tqdm.auto import tqdm
 
 from audiointerp.errors import AudioInterpError, ParameterError
 from audiointerp.experiments.grid.config import ExperimentConfig, content_digests, load_experiment
@@ -34,6 +33,7 @@ from audiointerp.experiments.grid.runner import config_yaml, open_plan
 from audiointerp.experiments.grid.store import RECORD_SUFFIX, ResultStore, atomic_write_json
 from audiointerp.experiments.grid.units import ShardSpec
 from audiointerp.files import atomic_write_text, host_name
+from audiointerp.progress import progress_bar
 from audiointerp.validation import check_choice
 
 log = logging.getLogger(__name__)
@@ -242,14 +242,17 @@ def _wait(jobs: list[Any], store: ResultStore, plan: Any, *, progress: bool) -> 
     def n_done() -> int:
         return sum(1 for _ in store.units_dir.rglob(f"*{RECORD_SUFFIX}"))
 
-    with tqdm(total=total, initial=min(total, n_done()), desc=f"grid {plan.name}",
-              unit="unit", disable=not progress, dynamic_ncols=True) as bar:  # fmt: skip
+    with progress_bar(  # a live bar on a terminal, one line per finished unit in logs
+        total=total, desc=f"grid {plan.name}", unit="unit", disable=not progress
+    ) as bar:
+        shown = min(total, n_done())
+        bar.update(shown)
         while not all(job.done() for job in jobs):
             time.sleep(1.0)
-            bar.n = min(total, n_done())
-            bar.refresh()
-        bar.n = min(total, n_done())
-        bar.refresh()
+            now = min(total, n_done())
+            bar.update(now - shown)
+            shown = now
+        bar.update(min(total, n_done()) - shown)
     outcomes = []
     for job in jobs:
         try:

@@ -23,7 +23,6 @@ from typing import Any
 import pandas as pd
 import torch
 import yaml
-from tqdm.auto import tqdm
 
 from audiointerp.config import to_dict
 from audiointerp.experiments.core.batch import StageTimer
@@ -34,6 +33,7 @@ from audiointerp.experiments.grid.lock import LockHeldError, lock_is_held
 from audiointerp.experiments.grid.session import ExperimentSession, select_clips
 from audiointerp.experiments.grid.store import ResultStore
 from audiointerp.experiments.grid.units import WHOLE, GridPlan, ShardSpec, Unit, plan_grid
+from audiointerp.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +249,8 @@ def run_experiment(
     cfg : ExperimentConfig
         The grid.
     progress : bool
-        Show a tqdm bar over the shard's units with the estimated time left.
+        Show progress over the shard's units with the estimated time left (a tqdm bar on a
+        terminal, one line per unit in logs and files).
     shard : ShardSpec, optional
         Run only units ``i::n`` (default: the whole grid, which then merges itself).
     wait_lock : float or None
@@ -296,14 +297,10 @@ def run_experiment(
                         len(bad) - _WARN_UNITS)  # fmt: skip
         todo = [st.unit for st in states if not st.complete]
         label = f"grid {cfg.name}" + ("" if shard.whole else f" shard {shard}")
-        with tqdm(
-            total=len(mine),
-            initial=len(mine) - len(todo),
-            desc=label,
-            unit="unit",
-            disable=not progress,
-            dynamic_ncols=True,
+        with progress_bar(  # a live bar on a terminal, one line per unit in logs
+            total=len(mine), desc=label, unit="unit", disable=not progress, dynamic_ncols=True
         ) as bar:
+            bar.update(len(mine) - len(todo))
             computed = _compute(cfg, session, store, todo, shard=shard, timer=timer, bar=bar)
         if cfg.sanity_clips > 0 and shard.index == 0:
             with timer("sanity"):
