@@ -20,7 +20,7 @@ import socket
 import time
 from pathlib import Path
 
-from audiointerp.errors import ParameterError
+from audiointerp.errors import ParameterError, naming_file
 
 _CHUNK = 1 << 20
 TEMP_SUFFIX = ".audiointerp-tmp"
@@ -75,7 +75,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         except FileExistsError:  # a 32-bit token collided with a live temp: draw again
             continue
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with naming_file(path), os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
