@@ -338,7 +338,7 @@ def test_device_batch_sizes_are_memory_knobs_out_of_the_fingerprint(grid):
         ({"tpu": {"batch_size": 2}}, "device type"),
         ({"cuda": {"shap": 2}}, "not batch_size nor a method"),
         ({"cuda": {"batch_size": 0}}, "integer >= 1"),
-        ([1], "must map"),
+        ([1], "mapping"),
     ):
         with pytest.raises(ParameterError, match=match):
             load_experiment(grid.config, {"device_batch_size": bad})
