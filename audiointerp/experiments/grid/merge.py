@@ -160,6 +160,10 @@ def merge_store(
         }
         if methods := _method_descriptions(sessions):
             summary["methods"] = methods
+        from audiointerp.experiments.grid.runner import reference_methods
+
+        summary["resolution"] = _latest(sessions, "resolution")
+        summary["references"] = reference_methods(cfg)
         manifest = manifest_mod.write_manifest(cfg, store, **summary)
         paths.append(manifest_mod.manifest_path(store))
     return MergeResult(table, manifest, paths, store.run_dir)
