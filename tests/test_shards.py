@@ -21,6 +21,7 @@ from audiointerp import cli
 from audiointerp.config import save_yaml
 from audiointerp.errors import ParameterError
 from audiointerp.experiments.grid.config import load_experiment
+from audiointerp.experiments.grid.launch import run_grid
 from audiointerp.experiments.grid.merge import merge_run
 from audiointerp.experiments.grid.runner import KILL_AFTER_UNITS_ENV, run_experiment, worker_device
 from audiointerp.experiments.grid.store import ResultStore, read_csv
@@ -249,6 +250,20 @@ def test_launch_local_runs_end_to_end_and_resubmits_only_what_is_missing(
     _same_tables(grid.baseline, out)
     rc, printed, _ = _main(capsys, *argv)  # nothing left: no job, just the merge
     assert rc == 0 and "no shard of 2 has work left" in printed
+
+
+def test_notebooks_run_grid_with_shards_equals_one_process(grid, tmp_path):
+    # notebooks 03/04 call run_grid with their `shards` parameter: 2 launched local shards
+    # give the one-process tables and a RunResult of the merged grid
+    one = run_grid(load_experiment(grid.mini, {"output": str(tmp_path / "one")}), progress=False)
+    two = run_grid(
+        load_experiment(grid.mini, {"output": str(tmp_path / "two")}), shards=2, progress=False
+    )
+    assert one.units_total == two.units_total == 2 and len(two.table) == 20
+    assert two.run_dir == tmp_path / "two" / "runs" / grid.mini_cfg.fingerprint()
+    assert (two.run_dir / "logs" / "shard-1-of-2.log").exists()
+    pd.testing.assert_frame_equal(one.table, two.table, check_exact=True)
+    _same_tables(tmp_path / "one", tmp_path / "two")
 
 
 def _hold_lock(path: Path, seconds: float) -> subprocess.Popen:
