@@ -21,6 +21,7 @@ from audiointerp import cli
 from audiointerp.config import save_yaml
 from audiointerp.errors import ParameterError
 from audiointerp.experiments.grid.config import load_experiment
+from audiointerp.experiments.grid.jobs import earlier_jobs
 from audiointerp.experiments.grid.launch import run_grid
 from audiointerp.experiments.grid.merge import merge_run
 from audiointerp.experiments.grid.runner import KILL_AFTER_UNITS_ENV, run_experiment, worker_device
@@ -250,6 +251,36 @@ def test_launch_local_runs_end_to_end_and_resubmits_only_what_is_missing(
     _same_tables(grid.baseline, out)
     rc, printed, _ = _main(capsys, *argv)  # nothing left: no job, just the merge
     assert rc == 0 and "no shard of 2 has work left" in printed
+
+
+def test_launch_no_wait_returns_and_a_second_launch_does_not_resubmit_its_jobs(
+    grid, tmp_path, capsys
+):
+    out = tmp_path / "nowait"
+    argv = ["launch", "--config", str(grid.mini), "--out", str(out), "--shards", "2"]
+    argv += ["--executor", "local", "--no-progress"]
+    with (tmp_path / "launcher.txt").open("w") as sink:  # the jobs outlive the launcher
+        first = subprocess.run(
+            [sys.executable, "-m", "audiointerp", *argv, "--no-wait"],
+            env=ENV, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, timeout=300,
+        )  # fmt: skip
+    printed = (tmp_path / "launcher.txt").read_text()
+    assert first.returncode == 0 and "audiointerp merge" in printed, printed[-2000:]
+    run_dir = out / "runs" / grid.mini_cfg.fingerprint()
+    record = run_dir / "launch.json"
+    submitted = json.loads(record.read_text())["jobs"]
+    # queued or starting jobs hold no lock yet: the record tells a second launch about them
+    alive = earlier_jobs(record, run_dir / "logs" / "submitit", 2)
+    assert sorted(alive) == [0, 1] and not (out / "results.csv").exists()
+    rc, printed, _ = _main(capsys, *argv)  # waits for those jobs, submits nothing, merges
+    assert rc == 0 and "shard(s):" not in printed and "no shard of 2" not in printed
+    assert "still running or queued from an earlier launch: 0/2, 1/2" in printed
+    assert json.loads(record.read_text())["jobs"] == submitted
+    assert earlier_jobs(record, run_dir / "logs" / "submitit", 2) == {}
+    for i in range(2):  # each shard ran once
+        log_text = (run_dir / "logs" / f"shard-{i}-of-2.log").read_text()
+        assert log_text.count(f"shard {i}/2 done: ") == 1
+    assert len(read_csv(out / "results.csv")) == 20
 
 
 def test_notebooks_run_grid_with_shards_equals_one_process(grid, tmp_path):

@@ -85,8 +85,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"submitted {len(res.submitted)} of {n} shard(s): " + ", ".join(
             f"{j['shard']} (job {j['job_id']}, log {j['log']})" for j in res.jobs
         ))  # fmt: skip
-    else:
+    elif not res.running:
         print(f"no shard of {n} has work left")
+    if res.running:
+        print(
+            "not resubmitted, still running or queued from an earlier launch: "
+            + ", ".join(f"{i}/{n}" for i in res.running)
+        )
     if res.merged is None:
         print(f"when the jobs have finished: audiointerp merge {res.run_dir}")
         return 0

@@ -23,8 +23,9 @@ store, lock
 merge, manifest
     ``audiointerp merge``: every planned unit present once and verified, then the tables and
     the manifest (config, content hashes, versions, timings per session, memory).
-launch
-    ``audiointerp launch``: the shards as a submitit job array (Slurm or local), then merge.
+launch, jobs
+    ``audiointerp launch``: the shards as a submitit job array (Slurm or local), then merge;
+    whether an earlier launch's jobs are still queued or running.
 sanity
     The model-randomization check per method, as part of a run.
 """

@@ -6,9 +6,10 @@ processes otherwise), waits with a progress bar over the grid's units, and merge
 ``run_experiment(cfg, shard=ShardSpec(i, n))`` with its thread cap, on its GPU when the
 scheduler gives it one; its log is ``<run>/logs/shard-<i>-of-<n>.log`` (submitit's own
 stdout/stderr beside it in ``logs/submitit/``). Running the same launch again after a failure
-submits only the shards that still have work, and a job that Slurm preempts or times out is
-requeued by submitit (:class:`ShardJob` is checkpointable) and resumes from its finished
-units. The run folder, and so the log folder, must be on storage every node sees.
+submits only the shards that still have work and no queued or running job of an earlier
+launch (:mod:`.jobs`; it waits for those before merging). A job that Slurm preempts or times
+out is requeued by submitit (:class:`ShardJob` is checkpointable) and resumes from its
+finished units. The run folder, and so the log folder, must be on storage every node sees.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import submitit
 
 from audiointerp.errors import AudioInterpError, ParameterError
 from audiointerp.experiments.grid.config import ExperimentConfig, content_digests, load_experiment
+from audiointerp.experiments.grid.jobs import earlier_jobs, job_alive
 from audiointerp.experiments.grid.lock import lock_is_held
 from audiointerp.experiments.grid.merge import MergeResult, merge_store
 from audiointerp.experiments.grid.runner import config_yaml, open_plan
@@ -111,6 +113,7 @@ class LaunchResult:
     jobs: list[dict[str, Any]]
     merged: MergeResult | None
     worker_results: list[dict[str, Any]] = field(default_factory=list)
+    running: list[int] = field(default_factory=list)  # shards of an earlier launch, not ended
 
 
 def shard_log_path(run_dir: Path, shard: ShardSpec) -> Path:
@@ -217,11 +220,23 @@ def _executor(opts: LaunchOptions, folder: Path, name: str) -> tuple[Any, int]:
     return ex, int(cpus)
 
 
+def _shard_busy(store: ResultStore, shard: ShardSpec, job: dict[str, Any] | None) -> bool:
+    if lock_is_held(store.run_dir / shard.lock_name) is not None:
+        return True
+    folder = store.run_dir / "logs" / "submitit"
+    return job is not None and job_alive(job, job.get("executor", ""), folder)
+
+
 def _pending_shards(
     store: ResultStore, plan: Any, count: int
 ) -> tuple[list[int], dict[int, dict[str, Any]]]:
-    """Shards owning units that are not complete, and those whose lock is held (running)."""
+    """Shards owning units that are not complete, and those still running or queued (their
+    lock is held, or a job of an earlier launch has not ended): the latter are not
+    resubmitted."""
     incomplete = {st.unit for st in store.check_units(plan.units) if not st.complete}
+    earlier = earlier_jobs(
+        store.run_dir / LAUNCH_RECORD, store.run_dir / "logs" / "submitit", count
+    )
     pending, running = [], {}
     for i in range(count):
         shard = ShardSpec(i, count)
@@ -229,7 +244,9 @@ def _pending_shards(
             continue
         holder = lock_is_held(store.run_dir / shard.lock_name)
         if holder is not None:
-            running[i] = holder
+            running[i] = {**holder, **({"job": earlier[i]} if i in earlier else {})}
+        elif i in earlier:
+            running[i] = {"job": earlier[i], "host": earlier[i].get("host"), "pid": None}
         else:
             pending.append(i)
     return pending, running
@@ -293,9 +310,10 @@ def launch_grid(cfg: ExperimentConfig, opts: LaunchOptions) -> LaunchResult:
     del session
     pending, running = _pending_shards(store, plan, opts.shards)
     for i, holder in running.items():
+        job = holder.get("job") or {}
         log.warning(
-            "shard %d/%d is still running (pid %s on host %s): not resubmitted",
-            i, opts.shards, holder.get("pid"), holder.get("host"),
+            "shard %d/%d is still running or queued (job %s, pid %s on host %s): not resubmitted",
+            i, opts.shards, job.get("job_id", "-"), holder.get("pid") or "-", holder.get("host"),
         )  # fmt: skip
     jobs: list[Any] = []
     info: list[dict[str, Any]] = []
@@ -312,6 +330,7 @@ def launch_grid(cfg: ExperimentConfig, opts: LaunchOptions) -> LaunchResult:
                 {
                     "shard": f"{i}/{opts.shards}",
                     "job_id": str(job.job_id),
+                    "host": host_name(),
                     "log": str(shard_log_path(store.run_dir, ShardSpec(i, opts.shards))),
                     "stdout": str(job.paths.stdout),
                     "stderr": str(job.paths.stderr),
@@ -323,13 +342,16 @@ def launch_grid(cfg: ExperimentConfig, opts: LaunchOptions) -> LaunchResult:
                 "executor": ex.cluster,
                 "command": sys.argv,
                 "threads_per_job": threads,
+                "shards": opts.shards,
                 "jobs": info,
+                # jobs of an earlier launch not ended yet, so that a next launch sees them
+                "still_running": [h["job"] for h in running.values() if h.get("job")],
             },
             store.run_dir / LAUNCH_RECORD,
         )
         log.info("submitted %d of %d shards (%s): %s", n, opts.shards, ex.cluster,
                  ", ".join(j["job_id"] for j in info))  # fmt: skip
-    result = LaunchResult(store.run_dir, pending, info, None)
+    result = LaunchResult(store.run_dir, pending, info, None, running=sorted(running))
     if not opts.wait:
         return result
     try:
@@ -352,9 +374,8 @@ def launch_grid(cfg: ExperimentConfig, opts: LaunchOptions) -> LaunchResult:
             "are kept: fix the cause and run the same launch command again (it submits only "
             "the shards that still have work)"
         )
-    for i in running:  # shards of an earlier launch: their units are merged once they finish
-        lock = store.run_dir / ShardSpec(i, opts.shards).lock_name
-        while lock_is_held(lock) is not None:
+    for i, holder in running.items():  # shards of an earlier launch: merged once they end
+        while _shard_busy(store, ShardSpec(i, opts.shards), holder.get("job")):
             time.sleep(2.0)
     result.merged = merge_store(store, cfg, plan, contents=contents)
     return result
