@@ -19,10 +19,10 @@ from experiment_fixtures import session_setup
 
 from audiointerp import cli
 from audiointerp.config import save_yaml
-from audiointerp.errors import ParameterError
+from audiointerp.errors import AudioInterpError, ParameterError
 from audiointerp.experiments.grid.config import load_experiment
 from audiointerp.experiments.grid.jobs import earlier_jobs
-from audiointerp.experiments.grid.launch import run_grid
+from audiointerp.experiments.grid.launch import LaunchOptions, _executor, run_grid
 from audiointerp.experiments.grid.merge import merge_run
 from audiointerp.experiments.grid.runner import KILL_AFTER_UNITS_ENV, run_experiment, worker_device
 from audiointerp.experiments.grid.store import ResultStore, read_csv
@@ -281,6 +281,32 @@ def test_launch_no_wait_returns_and_a_second_launch_does_not_resubmit_its_jobs(
         log_text = (run_dir / "logs" / f"shard-{i}-of-2.log").read_text()
         assert log_text.count(f"shard {i}/2 done: ") == 1
     assert len(read_csv(out / "results.csv")) == 20
+
+
+def test_slurm_options_reach_the_job_script(tmp_path, monkeypatch, capsys):
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    monkeypatch.setenv("PATH", str(bare))  # no Slurm here: a clear refusal, exit 2
+    with pytest.raises(AudioInterpError, match="sbatch and srun not on this machine's PATH"):
+        _executor(LaunchOptions(shards=2, executor="slurm"), tmp_path / "logs", "g")
+    fake = tmp_path / "slurm-bin"  # a login node: submitit only needs the tools to exist
+    fake.mkdir()
+    for tool in ("sbatch", "srun"):
+        (fake / tool).write_text("#!/bin/sh\nexit 1\n")
+        (fake / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    opts = LaunchOptions(
+        shards=16, executor="auto", slurm_partition="gpu", gpus_per_task=1, cpus_per_task=4,
+        timeout_min=60, mem_gb=32, slurm_setup=["source .venv/bin/activate"],
+    )  # fmt: skip
+    ex, threads = _executor(opts, tmp_path / "logs", "paper")
+    assert ex.cluster == "slurm" and threads == 4  # auto picks Slurm where srun exists
+    script = ex._executor._make_submission_file_text("CMD", "uid")
+    for line in ("--partition=gpu", "--gpus-per-task=1", "--cpus-per-task=4", "--time=60",
+                 "--mem=32GB", "--job-name=audiointerp-paper"):  # fmt: skip
+        assert f"#SBATCH {line}\n" in script
+    setup = script.split("# setup\n", 1)[1]
+    assert setup.startswith("source .venv/bin/activate\nexport OMP_NUM_THREADS=4\n")
 
 
 def test_notebooks_run_grid_with_shards_equals_one_process(grid, tmp_path):

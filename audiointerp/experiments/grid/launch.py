@@ -181,10 +181,11 @@ def _shard_logging(path: Path) -> logging.Handler:
 def _executor(opts: LaunchOptions, folder: Path, name: str) -> tuple[Any, int]:
     """The submitit executor for ``opts`` and the thread cap of each job."""
     cluster = None if opts.executor == "auto" else opts.executor
-    if opts.executor == "slurm" and shutil.which("sbatch") is None:
+    missing = [tool for tool in ("sbatch", "srun") if shutil.which(tool) is None]
+    if opts.executor == "slurm" and missing:
         raise AudioInterpError(
-            "--executor slurm: sbatch is not on this machine's PATH; launch from a Slurm login "
-            "node, or use --executor local"
+            f"--executor slurm: {' and '.join(missing)} not on this machine's PATH; launch "
+            "from a Slurm login node, or use --executor local"
         )
     ex = submitit.AutoExecutor(folder=folder, cluster=cluster)
     slurm = ex.cluster == "slurm"
