@@ -25,6 +25,11 @@ _REGISTRY: dict[str, str | type[AttributionMethod]] = {
     "shap": "shap_method:Shap",
     "slice": "slice:Slice",
     "ig": "integrated_gradients:IntegratedGradients",
+    "lmac": "audiointerp.interpretation.learned.lmac:Lmac",
+    "lmac_ft": "audiointerp.interpretation.learned.lmac:LmacFt",
+    "l2i": "audiointerp.interpretation.learned.l2i:L2i",
+    "piq": "audiointerp.interpretation.learned.piq:Piq",
+    "nmf": "audiointerp.interpretation.learned.nmf:NmfBaseline",
 }
 
 

@@ -177,9 +177,15 @@ def content_digests(cfg: ExperimentConfig) -> dict[str, Any]:
     def digest(path: str | Path | None) -> str | None:
         return sha256_file(path) if path is not None and Path(path).is_file() else None
 
+    def digests(value: Any) -> str | list[str | None] | None:
+        # A file option may name several files (one interpreter per classifier).
+        if isinstance(value, (list, tuple)):
+            return [digest(v) for v in value]
+        return digest(value)
+
     methods = {}
     for name, options in cfg.methods.items():
-        files = {k: digest(options[k]) for k in method_class(name).file_options if k in options}
+        files = {k: digests(options[k]) for k in method_class(name).file_options if k in options}
         if files:
             methods[name] = files
     noises = {}
