@@ -66,6 +66,12 @@ class LmacConfig:
         L-MAC FT's guidance weight ``g_w`` (0 = plain L-MAC).
     crosscor_threshold : float
         L-MAC FT: cosine similarity above which a clip is guided.
+    target_area : float or None
+        If set, add ``lambda_area * (mean(M) - target_area)^2`` per clip: a budget on the kept
+        share of the grid (the area constraint of extremal perturbations, Fong et al. 2019),
+        which keeps the decoder from the two trivial masks (all kept, all removed).
+    lambda_area : float
+        Weight of the area term.
     binarize : bool
         Train through a binarised mask (``M > 0.5`` forward, the sigmoid's gradient backward:
         a straight-through estimator) and give that binary mask as the native mask. The core's
@@ -91,6 +97,8 @@ class LmacConfig:
     lambda_tv: float = 0.0
     guidance_weight: float = 0.0
     crosscor_threshold: float = 0.6
+    target_area: float | None = None
+    lambda_area: float = 50.0
     binarize: bool = False
     init_mask: float | None = None
 
@@ -187,6 +195,9 @@ class LmacInterpreter(Interpreter):
             per_clip = per_clip + cfg.guidance_weight * guide * guided
             logs["guided"] = float(guided.float().mean())
         per_clip = per_clip + sparsity
+        if cfg.target_area is not None:
+            area = soft.flatten(1).mean(1)
+            per_clip = per_clip + cfg.lambda_area * (area - cfg.target_area).square()
         if cfg.lambda_tv > 0:
             per_clip = per_clip + cfg.lambda_tv * total_variation(soft)
         logs["mask_mean"] = float(mask.detach().mean())
