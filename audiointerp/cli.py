@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "run": "run",
     "tables": "tables",
     "illustrate": "illustrate",
+    "explore": "explore",
     "demo": "demo",
     "reproduce": "reproduce",
 }
