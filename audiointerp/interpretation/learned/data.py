@@ -18,7 +18,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from audiointerp.data import open_dataset
 from audiointerp.data.config import DataConfig
 from audiointerp.data.mixing import load_noise, paper_mix
 from audiointerp.errors import DatasetError
@@ -61,37 +60,35 @@ def _even_subset(n: int, k: int | None) -> np.ndarray:
 
 
 def load_fit_splits(cfg: DataConfig, *, sr: int, classes: list[str]) -> tuple[FitSplit, FitSplit]:
-    """Training and validation folds of ``cfg.root`` with stems when present.
+    """Training and validation splits of ``cfg`` (its folds, or its seeded ``split``, exactly as
+    classifier training chooses them) with stems when present.
 
     Labels are mapped to the classifier's class order (``classes``); a data set class the
     classifier does not know is an error.
     """
+    from audiointerp.data.selection import open_splits
+
     root = Path(cfg.root)
     if not root.exists():
         raise DatasetError(
             f"data folder {root} does not exist; generate the synthetic benchmark with "
             f"`audiointerp synth --out {root}` or pass the folder the classifier was trained on"
         )
-    ds = open_dataset(
-        root,
-        sr=sr,
-        duration_s=cfg.duration_s,
-        folds=[*cfg.train_folds, *cfg.valid_folds],
-        esc10=cfg.esc10,
-        layout=cfg.layout,
-    )
-    unknown = sorted(set(ds.classes) - set(classes))
+    opened = open_splits(cfg, ("train", "valid"), sr=sr)
+    found = opened["train"].classes
+    unknown = sorted(set(found) - set(classes))
     if unknown:
         raise DatasetError(
             f"{root}: classes {unknown[:5]} are unknown to the classifier (its classes: "
-            f"{classes[:10]}); fit on the data the classifier was trained on"
+            f"{classes[:10]}); fit on the data the classifier was trained on (data.classes "
+            "selects a subset)"
         )
-    to_model = np.array([classes.index(c) for c in ds.classes])
+    to_model = np.array([classes.index(c) for c in found])
     out = []
-    for name, folds in (("train", cfg.train_folds), ("valid", cfg.valid_folds)):
-        sub = ds.subset(folds=list(folds))
+    for name in ("train", "valid"):
+        sub = opened[name]
         if not len(sub):
-            raise DatasetError(f"{root}: no clips in {name} folds {list(folds)}")
+            raise DatasetError(f"{root}: no clips in the {name} split ({cfg.describe_split(name)})")
         idx = _even_subset(len(sub), cfg.max_clips)
         waves, labels, ids = sub.load_batch(idx)
         split = FitSplit(waves, to_model[labels], ids)

@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from audiointerp.config import load_yaml, save_yaml, to_dict
 from audiointerp.errors import CheckpointError, DatasetError, ParameterError
@@ -41,6 +40,7 @@ from audiointerp.interpretation.learned.fitconfig import FitConfig, FitOptions
 from audiointerp.interpretation.learned.validation import validation_metrics
 from audiointerp.models.checkpoints import atomic_torch_save, read_checkpoint
 from audiointerp.models.training import epoch_seed, machine_description
+from audiointerp.progress import progress_bar
 from audiointerp.runtime import default_device, seed_everything, tune_allocator
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,9 @@ def fit_interpreter(
         log.info("resuming %s after epoch %d", work, state["epoch"])
     plan = fitdata.validation_plan(len(valid), fo.noises)
     zeros = np.zeros(len(valid), dtype=np.int64)
-    bar = tqdm(range(state["epoch"], epochs), desc=f"fit {method}", disable=not progress)
+    bar = progress_bar(
+        range(state["epoch"], epochs), desc=f"fit {method}", unit="epoch", disable=not progress
+    )
     for epoch in bar:
         t0 = time.perf_counter()
         es = epoch_seed(fo.seed, epoch)
