@@ -12,7 +12,10 @@ Prints
    machine, as recorded in the checkpoint, and its validation numbers on fold 4;
 2. per learned method: milliseconds per clip of an explanation (batch 1, median of repeats)
    against one classifier forward pass, and the passes through the classifier it makes;
-3. the scores on fold 5 under ``--condition`` for ``--model``: each method's best value of AI,
+3. what the classifier tolerates (why a native mask cannot have everything): FidIn, AI and AG of
+   fixed masks on fold 5 (the ideal mask from the stems, random binary masks keeping 95 % /
+   50 % of the bins, the loudest 10 % of the bins, uniform soft masks 0.9 and 0.9999);
+4. the scores on fold 5 under ``--condition`` for ``--model``: each method's best value of AI,
    AG and FidIn over its masks (which mask), the learned methods' native mask, and the
    localization AUC and SI-SDRi of the ground truth. Read from ``--results`` (the demo's tidy
    table) when it has the model, else computed by running the demo grid for that model and
@@ -98,6 +101,45 @@ def explain_cost(model: str, clips: int, repeat: int) -> None:
         )
 
 
+def fragility(model: str) -> None:
+    from audiointerp import metrics
+    from audiointerp.data import open_dataset
+    from audiointerp.interpretation.masks import apply_mask
+    from audiointerp.models import load_classifier
+    from audiointerp.processing.ground_truth import ideal_mask
+
+    clf = load_classifier(ROOT / "weights" / f"default_{model}.pt", device="cpu")
+    ds = open_dataset(ROOT / "data" / "synth", sr=clf.frontend.sr, duration_s=5.0, folds=[5])
+    idx = list(range(len(ds)))
+    waves, _, _ = ds.load_batch(idx)
+    stems = [ds.load_stems(i) for i in idx]
+    target = torch.from_numpy(np.stack([s["target"] for s in stems]))
+    background = torch.from_numpy(np.stack([s["background"] for s in stems]))
+    x = clf.frontend.features(torch.from_numpy(waves))
+    base = clf.frontend.floor_db
+    gen = torch.Generator().manual_seed(0)
+    loud = (x >= torch.quantile(x.flatten(1), 0.9, dim=1)[:, None, None, None]).float()
+    masks = {
+        "ideal mask (stems)": ideal_mask(clf.frontend, target, background),
+        "random, keep 95 %": (torch.rand(x.shape, generator=gen) < 0.95).float(),
+        "random, keep 50 %": (torch.rand(x.shape, generator=gen) < 0.5).float(),
+        "loudest 10 %": loud,
+        "uniform 0.9": torch.full_like(x, 0.9),
+        "uniform 0.9999": torch.full_like(x, 0.9999),
+    }
+    print(f"\n== what the {model} classifier tolerates (fold 5, {len(idx)} clean clips) ==")
+    with torch.inference_mode():
+        p = clf.model(x).softmax(-1)
+        for name, m in masks.items():
+            p_in = clf.model(apply_mask(x, m, base)).softmax(-1)
+            p_out = clf.model(apply_mask(x, 1 - m, base)).softmax(-1)
+            f = metrics.fidelity(p, p_in, p_out)
+            print(
+                f"{name:20s} keeps {float(m.mean()):.2f}: FidIn {f['FidIn'].mean():.2f} "
+                f"AI {f['AI'].mean():5.1f} % AG {f['AG'].mean():5.1f} % FF {f['FF'].mean():.2f}"
+            )
+
+
 def scores(table: pd.DataFrame, model: str, condition: str) -> None:
     df = table[(table["model"] == model) & (table["condition"] == condition)]
     n = df["id"].nunique()
@@ -155,6 +197,7 @@ def main() -> None:
     torch.set_num_threads(1)
     fit_report(args.model)
     explain_cost(args.model, args.clips, args.repeat)
+    fragility(args.model)
     scores(
         results_table(Path(args.results), args.model, args.condition), args.model, args.condition
     )
