@@ -16,6 +16,7 @@ Degenerate maps get defined masks, never NaN:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -63,14 +64,24 @@ def quantile(a: torch.Tensor, q: float) -> torch.Tensor:
     flat = a.reshape(a.shape[0], -1).sort(dim=1).values
     pos = q * (flat.shape[1] - 1)
     lo, hi = int(np.floor(pos)), int(np.ceil(pos))
-    return flat[:, lo] + (flat[:, hi] - flat[:, lo]) * (pos - lo)
+    out = flat[:, lo] + (flat[:, hi] - flat[:, lo]) * (pos - lo)
+    if not bool(torch.isfinite(out).all()):
+        # hi - lo overflowed (values near +-3.4e38): the same interpolation without the
+        # difference; only then, so ordinary maps keep their bits.
+        out = flat[:, lo] * (1.0 - (pos - lo)) + flat[:, hi] * (pos - lo)
+    return out
 
 
 def minmax(a: torch.Tensor) -> torch.Tensor:
     """``(A - min) / (max - min)`` per sample; 0 for a constant map."""
     flat = a.reshape(a.shape[0], -1)
-    lo = _per_sample(flat.min(dim=1).values, a)
-    span = _per_sample(flat.max(dim=1).values, a) - lo
+    lo_b, hi_b = flat.aminmax(dim=1)
+    lo, hi = _per_sample(lo_b, a), _per_sample(hi_b, a)
+    span = hi - lo
+    if not bool(torch.isfinite(span).all()):
+        # max - min overflowed (a map spanning +-3e38): halve both terms, which is exact in
+        # binary, so the ratio is the same and stays finite.
+        return (a * 0.5 - lo * 0.5) / (hi * 0.5 - lo * 0.5).clamp_min(_TINY)
     return (a - lo) / span.clamp_min(_TINY)
 
 
@@ -147,4 +158,13 @@ def apply_mask(features: torch.Tensor, mask: torch.Tensor, base: float) -> torch
         raise ParameterError(
             f"mask shape {tuple(mask.shape)} differs from features shape {tuple(features.shape)}"
         )
+    if not math.isfinite(base):
+        raise ParameterError(f"base must be a finite dB value, got {base!r}")
+    if mask.numel():
+        lo, hi = mask.aminmax()  # one pass; NaN fails both comparisons
+        if not (bool(lo >= 0) and bool(hi <= 1)):
+            raise ParameterError(
+                f"mask values must lie in [0, 1] (and not be NaN), got [{float(lo):.3g}, "
+                f"{float(hi):.3g}]; build masks with make_masks"
+            )
     return (features - base) * mask.to(features.dtype) + base

@@ -12,7 +12,8 @@ import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from audiointerp.errors import ParameterError
+from audiointerp.config import check_keyword_options
+from audiointerp.errors import AudioInterpError, ParameterError
 from audiointerp.interpretation.base import AttributionMethod
 
 if TYPE_CHECKING:
@@ -76,9 +77,12 @@ def get_method(name: str, **options: Any) -> AttributionMethod:
     AttributionMethod
     """
     cls = method_class(name)
+    options = check_keyword_options(cls.__init__, options, where=f"method {name}")
     try:
         return cls(**options)
-    except TypeError as exc:  # unknown keyword: say which method and what it accepts
+    except AudioInterpError:
+        raise
+    except (TypeError, ValueError) as exc:  # unknown keyword or a value the class refuses
         raise ParameterError(f"bad options for method {name!r}: {exc}") from exc
 
 
@@ -109,10 +113,40 @@ def build_method(
         reason = cls.unsupported(context.model)
         if reason:
             raise ParameterError(reason)
+    options, deferred = _typed_options(cls, dict(options or {}), name)
     try:
-        return cls.from_config(dict(options or {}), context)
-    except TypeError as exc:
+        return cls.from_config(options, context)
+    except ParameterError as exc:  # a value the method refuses: say which method
+        if str(exc).startswith("method "):
+            raise
+        raise ParameterError(f"method {name}: {exc}") from None
+    except AudioInterpError:
+        raise
+    except (TypeError, ValueError) as exc:  # unknown keyword or a value the class refuses
+        if deferred is not None:
+            raise deferred from None
         raise ParameterError(f"bad options for method {name!r}: {exc}") from exc
+
+
+def _typed_options(
+    cls: type[AttributionMethod], options: dict[str, Any], name: str
+) -> tuple[dict[str, Any], ParameterError | None]:
+    """Options checked against the type hints of ``cls.__init__``.
+
+    A class with its own ``from_config`` may resolve named values itself (the slice method's
+    ``fill: train_mean``), so a string that does not fit the hint is passed on; if the class
+    then refuses it, the type error is the message (returned as ``deferred``).
+    """
+    own_from_config = cls.from_config.__func__ is not AttributionMethod.from_config.__func__
+    out, deferred = {}, None
+    for key, value in options.items():
+        try:
+            out.update(check_keyword_options(cls.__init__, {key: value}, where=f"method {name}"))
+        except ParameterError as exc:
+            if not (own_from_config and isinstance(value, str)):
+                raise
+            out[key], deferred = value, deferred or exc
+    return out, deferred
 
 
 def __getattr__(name: str) -> Any:

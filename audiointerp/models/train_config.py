@@ -19,7 +19,7 @@ from audiointerp.models.base import ModelConfig
 from audiointerp.models.cnn import CnnConfig
 from audiointerp.models.registry import model_config
 from audiointerp.processing import FrontendConfig
-from audiointerp.validation import check_choice, check_positive
+from audiointerp.validation import check_choice, check_device, check_positive
 
 Schedule = Literal["none", "cosine"]
 MaskFill = Literal["mean", "floor"]
@@ -96,6 +96,7 @@ class OptimConfig:
         check_choice("train.mask_fill", self.mask_fill, ("mean", "floor"))
         if self.patience is not None:
             check_positive("train.patience", self.patience)
+        check_device("train.device", self.device)
 
 
 @dataclass

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from audiointerp.config import from_dict, load_config, to_dict
+from audiointerp.config import ALLOW_EMPTY, apply_overrides, from_dict, load_config, to_dict
 from audiointerp.data.config import DataConfig
 from audiointerp.errors import ParameterError
-from audiointerp.validation import check_choice, check_positive
+from audiointerp.validation import check_choice, check_device, check_positive
 
 ResynthRoute = Literal["phase", "paper", "griffinlim"]
 RESYNTH_ROUTES = ("phase", "paper", "griffinlim")
@@ -72,7 +72,7 @@ class ExperimentConfig:
         Clean test clips for the model-randomization sanity check per model and method
         (0 skips it); written to ``<output>/<model>/sanity.csv``.
     sanity_methods : tuple of str or None
-        Methods checked (``None``: all of ``methods``).
+        Methods checked (``None``: all of ``methods``; an empty list: none).
     seed : int
         Seeds clip selection, the ``other_class`` pairing and every stochastic method per clip.
     device : str or None
@@ -102,7 +102,7 @@ class ExperimentConfig:
     resynth_route: str = "phase"
     save_attributions: bool = True
     sanity_clips: int = 0
-    sanity_methods: tuple[str, ...] | None = None
+    sanity_methods: tuple[str, ...] | None = field(default=None, metadata={ALLOW_EMPTY: True})
     seed: int = 0
     device: str | None = None
     output: str = "results"
@@ -143,6 +143,8 @@ class ExperimentConfig:
         check_positive("clips_per_unit", self.clips_per_unit)
         check_positive("batch_size", self.batch_size)
         check_choice("resynth_route", self.resynth_route, RESYNTH_ROUTES)
+        check_device("device", self.device)
+        check_positive("sanity_clips", self.sanity_clips, allow_zero=True)
         if not 0.0 < self.paper_alpha <= 1.0:
             raise ParameterError(f"paper_alpha must be in (0, 1], got {self.paper_alpha}")
 
@@ -267,14 +269,8 @@ def load_experiment(
         for key in load_yaml(path):
             _check_renamed(key, str(path))
         return load_config(ExperimentConfig, path, overrides)
-    data: dict[str, Any] = {}
-    for dotted, value in (overrides or {}).items():
-        node = data
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return from_dict(ExperimentConfig, data, where="overrides")
+    data = apply_overrides({}, overrides, where="the default config")
+    return from_dict(ExperimentConfig, data, where="--set")
 
 
 def notebook_config(

@@ -50,6 +50,8 @@ class RunResult:
 def _sanity(cfg: ExperimentConfig, session: ExperimentSession) -> None:
     from audiointerp.experiments.grid.sanity import run_sanity, sanity_path
 
+    if cfg.sanity_methods == ():  # an empty list asks for no method to be checked
+        return
     for model_name, clf in session.classifiers.items():
         if sanity_path(cfg.output_dir, model_name).is_file():
             continue
@@ -59,7 +61,8 @@ def _sanity(cfg: ExperimentConfig, session: ExperimentSession) -> None:
             feats = clf.frontend.features(torch.from_numpy(waves).to(session.device))
         feats = feats.clone()  # a normal tensor: gradient methods need requires_grad
         methods = session.methods(model_name)
-        names = cfg.sanity_methods or tuple(cfg.methods)
+        # None: every method; an empty list: none (not "every", as `or` would make it).
+        names = tuple(cfg.methods) if cfg.sanity_methods is None else cfg.sanity_methods
         run_sanity(
             model_name,
             clf.model,

@@ -213,6 +213,8 @@ def illustrate_clip(
         raise ParameterError("illustrate needs at least one mask")
     if methods is not None and not methods:
         raise ParameterError("illustrate needs at least one method")
+    if isinstance(dpi, bool) or not isinstance(dpi, int) or not 10 <= dpi <= 2000:
+        raise ParameterError(f"dpi={dpi!r} is not a usable resolution; give 10..2000 (e.g. 200)")
     out = Path(out_dir)
     results, sections = {}, []
     for name, explainer, analysis in _explained_clips(
