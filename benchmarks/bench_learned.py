@@ -19,7 +19,7 @@ Prints
    AG and FidIn over its masks (which mask), the learned methods' native mask, and the
    localization AUC and SI-SDRi of the ground truth. Read from ``--results`` (the demo's tidy
    table) when it has the model, else computed by running the demo grid for that model and
-   condition into ``results/bench_learned``.
+   condition into ``results/runs/bench_learned`` (git-ignored).
 """
 
 from __future__ import annotations
@@ -68,36 +68,38 @@ def explain_cost(model: str, clips: int, repeat: int) -> None:
     x = clf.frontend.features(torch.from_numpy(waves))
     ctx = MethodContext(clf.model, clf.frontend, model_sha256=clf.sha256)
 
+    with torch.inference_mode():
+        targets = clf.model(x).argmax(-1)
+
     def ms_per_clip(fn) -> float:
-        fn(x[:1])
+        fn(0)
         times = []
         for _ in range(repeat):
             t0 = time.perf_counter()
             for i in range(clips):
-                fn(x[i : i + 1])
+                fn(i)
             times.append((time.perf_counter() - t0) / clips * 1e3)
         return statistics.median(times)
 
     with torch.inference_mode():
-        forward = ms_per_clip(clf.model)
-    print(f"\n== explaining ({model}, batch 1, {clips} clips x {repeat}) ==")
+        forward = ms_per_clip(lambda i: clf.model(x[i : i + 1]))
+    print(f"\n== explaining ({model}, batch 1, {clips} clips x {repeat}, 1 thread) ==")
     print(f"classifier forward      {forward:7.2f} ms per clip")
     for method in LEARNED:
         path = ROOT / "weights" / f"{method}_default_{model}.pt"
         if not path.is_file():
             continue
         m = build_method(method, {"checkpoint": str(path)}, ctx)
-        target = clf.model(x[:1]).argmax(-1)
         passes: list[int] = []
         hook = clf.model.conv_block1.register_forward_hook(
             lambda *a, passes=passes: passes.append(1)
         )
-        m.explain(clf.model, x[:1], target)
+        m.explain(clf.model, x[:1], targets[:1])
         hook.remove()
-        ms = ms_per_clip(lambda xi, m=m: m.explain(clf.model, xi, clf.model(xi).argmax(-1)))
+        ms = ms_per_clip(lambda i, m=m: m.explain(clf.model, x[i : i + 1], targets[i : i + 1]))
         print(
             f"{method:8s} explain     {ms:7.2f} ms per clip = {ms / forward:5.1f} forwards "
-            f"(+1 forward for the target in this loop; {len(passes)} classifier passes)"
+            f"({len(passes)} passes through the classifier's blocks, the rest is the interpreter)"
         )
 
 
@@ -175,7 +177,7 @@ def results_table(path: Path, model: str, condition: str) -> pd.DataFrame:
     over = {
         "models": {model: cfg.models[model]},
         "conditions": [condition],
-        "output": str(ROOT / "results" / "bench_learned"),
+        "output": str(ROOT / "results" / "runs" / "bench_learned"),
         "sanity_clips": 0,
     }
     cfg = load_experiment(ROOT / "configs" / "experiment_default.yaml", over)

@@ -35,8 +35,10 @@ def _table(validation: dict[str, dict[str, float]]) -> list[str]:
     return lines
 
 
-def model_card(path: str | Path, *, command: str | None = None) -> str:
-    """The Markdown card of interpreter checkpoint ``path``."""
+def model_card(
+    path: str | Path, *, command: str | None = None, notes: list[str] | None = None
+) -> str:
+    """The Markdown card of interpreter checkpoint ``path`` (``notes``: more fitting bullets)."""
     ckpt = read_interpreter(path)
     meta, clf, fit = ckpt.meta, ckpt.classifier, ckpt.fit
     data: dict[str, Any] = fit.get("data", {})
@@ -73,6 +75,14 @@ def model_card(path: str | Path, *, command: str | None = None) -> str:
         f"validation numbers: {meta.get('validation_seconds')} s more.",
         f"- Started from: {meta.get('init') or 'scratch'}.",
     ]
+    if meta.get("cpu_seconds") is not None:
+        load = meta.get("load_average") or [None, None]
+        lines.append(
+            f"- CPU time of the fit: {meta['cpu_seconds']} s with {meta.get('torch_threads')} "
+            f"thread(s) (the wall time on an idle machine); load average {load[0]} at the start, "
+            f"{load[1]} at the end."
+        )
+    lines += [f"- {n}" for n in notes or []]
     if command:
         lines.append(f"- Command: `{command}`")
     lines += [
@@ -87,8 +97,10 @@ def model_card(path: str | Path, *, command: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def write_model_card(path: str | Path, *, command: str | None = None) -> Path:
+def write_model_card(
+    path: str | Path, *, command: str | None = None, notes: list[str] | None = None
+) -> Path:
     """Write :func:`model_card` beside the checkpoint (``x.pt`` -> ``x.md``)."""
     out = Path(path).with_suffix(".md")
-    out.write_text(model_card(path, command=command))
+    out.write_text(model_card(path, command=command, notes=notes))
     return out

@@ -147,6 +147,7 @@ def fit_interpreter(
     FitResult
     """
     tune_allocator()
+    cpu0, load0 = time.process_time(), _load_average()
     _, icls = interpreter_class(method)
     out = Path(out)
     work = Path(work_dir) if work_dir is not None else Path("results/runs/fit") / out.stem
@@ -270,6 +271,10 @@ def fit_interpreter(
         "n_valid": len(valid),
         "n_parameters": sum(p.numel() for p in interp.parameters()),
         "machine": machine_description(),
+        # CPU seconds of this process (this session): on a shared machine the wall time above
+        # depends on the other jobs, this does not; with one thread it is the idle wall time.
+        "cpu_seconds": round(time.process_time() - cpu0, 1),
+        "load_average": [load0, _load_average()],
         "torch_threads": torch.get_num_threads(),
         "data_root": str(cfg.data.root),
         "init": cfg.init,
@@ -284,6 +289,16 @@ def fit_interpreter(
         meta=meta,
     )
     return FitResult(ckpt, history, validation, float(state["fit_seconds"]))
+
+
+def _load_average() -> float | None:
+    """The machine's 1-minute load average (``None`` where the OS has none)."""
+    import os
+
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def _scheduler(optimizer, fo: FitOptions, epochs: int):
