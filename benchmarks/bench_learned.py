@@ -92,14 +92,14 @@ def explain_cost(model: str, clips: int, repeat: int) -> None:
         m = build_method(method, {"checkpoint": str(path)}, ctx)
         passes: list[int] = []
         hook = clf.model.conv_block1.register_forward_hook(
-            lambda *a, passes=passes: passes.append(1)
+            lambda mod, inp, out, passes=passes: passes.append(out.shape[0])
         )
         m.explain(clf.model, x[:1], targets[:1])
         hook.remove()
         ms = ms_per_clip(lambda i, m=m: m.explain(clf.model, x[i : i + 1], targets[i : i + 1]))
         print(
             f"{method:8s} explain     {ms:7.2f} ms per clip = {ms / forward:5.1f} forwards "
-            f"({len(passes)} passes through the classifier's blocks, the rest is the interpreter)"
+            f"({sum(passes)} clip passes through the classifier's blocks; the rest is the interpreter)"
         )
 
 
