@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--route",
-        choices=["phase", "paper", "griffinlim"],
+        choices=["phase", "paper", "paper_nnls", "griffinlim"],
         default="phase",
         help="inversion route (default: phase)",
     )

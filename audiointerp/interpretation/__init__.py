@@ -12,7 +12,9 @@ one registry, either directly or from config options with what they need from a
 >>> masks = make_masks(A)                                            # doctest: +SKIP
 
 Methods (registry order): "saliency", "gradcam", "lime", "shap", "slice" (most important
-time-frequency rectangle by occlusion), "ig" (Integrated Gradients).
+time-frequency rectangle by occlusion), "ig" (Integrated Gradients), and the reference
+"methods" every table reads them against: "random" (a seeded random map), "energy" (the input's
+level above the floor) and "oracle" (the ideal mask from the stems; benchmark data only).
 """
 
 from typing import Any
@@ -32,6 +34,7 @@ from audiointerp.interpretation.registry import (
     method_class,
     method_names,
     register_method,
+    resolve_method,
 )
 from audiointerp.interpretation.sanity import SanityResult, cascading_randomization
 from audiointerp.interpretation.shap_method import balanced_background
@@ -63,5 +66,6 @@ __all__ = [
     "method_class",
     "method_names",
     "register_method",
+    "resolve_method",
     "resolve_target",
 ]

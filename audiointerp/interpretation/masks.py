@@ -12,6 +12,15 @@ Degenerate maps get defined masks, never NaN:
   is all zero;
 - ``topK_k_pos`` keeps only positive bins: ties at zero (the non-positive part) are not evidence,
   so it keeps at most a share ``k`` plus ties among positive values.
+
+Two rules for "the top share ``k`` of the positive part", under distinct names:
+
+- ``topK_k_pos`` (this project's, in :data:`MASK_NAMES`): ``A+ >= q`` **and** ``A+ > 0``, with
+  ``q`` the ``1 - k`` quantile of ``A+``. A map with fewer than a share ``k`` of positive bins
+  keeps just those bins.
+- ``topK_k_pos_study`` (:data:`STUDY_MASK_NAMES`, the reproduced study's code): ``A+ >= q``
+  only. When fewer than a share ``k`` of the bins are positive, ``q = 0`` and every bin is kept
+  (the mask is all ones). The paper configs score these in place of ``topK_k_pos``.
 """
 
 from __future__ import annotations
@@ -41,6 +50,13 @@ MASK_NAMES: tuple[str, ...] = (
     "topK_30_pos",
     "topK_50_pos",
 )
+
+#: The reproduced study's rule for ``topK_k_pos`` (see the module docstring), selectable by name
+#: (``masks: [..., topK_50_pos_study]``) beside the 14; the paper configs use them.
+STUDY_MASK_NAMES: tuple[str, ...] = ("topK_5_pos_study", "topK_30_pos_study", "topK_50_pos_study")
+
+#: Every name :func:`make_mask` accepts (the 14, then the study's rules).
+ALL_MASK_NAMES: tuple[str, ...] = (*MASK_NAMES, *STUDY_MASK_NAMES)
 
 #: Name of a method's own [0, 1] mask (learned interpreters, AMT), scored beside the 14.
 NATIVE_MASK = "native"
@@ -98,9 +114,15 @@ def top_k(a: torch.Tensor, k: float) -> torch.Tensor:
 
 
 def top_k_pos(a: torch.Tensor, k: float) -> torch.Tensor:
-    """Top share ``k`` of ``A+``, positive bins only."""
+    """Top share ``k`` of ``A+``, positive bins only (this project's ``topK_k_pos``)."""
     pos = a.clamp_min(0)
     return top_k(pos, k) * (pos > 0).to(a.dtype)
+
+
+def top_k_pos_study(a: torch.Tensor, k: float) -> torch.Tensor:
+    """``A+ >= q``, ``q`` the ``1 - k`` quantile of ``A+`` (the study's ``topK_k_pos``): all
+    ones when fewer than a share ``k`` of the bins are positive."""
+    return top_k(a.clamp_min(0), k)
 
 
 def make_mask(a: torch.Tensor, name: str) -> torch.Tensor:
@@ -117,10 +139,12 @@ def make_mask(a: torch.Tensor, name: str) -> torch.Tensor:
         return torch.sigmoid(a.clamp_min(0))
     if name.startswith("pos_thresh_") and name in MASK_NAMES:
         return (minmax_pos(a) >= int(name.rsplit("_", 1)[1]) / 100).to(a.dtype)
-    if name.startswith("topK_") and name in MASK_NAMES:
+    if name.startswith("topK_") and name in ALL_MASK_NAMES:
         k = int(name.split("_")[1]) / 100
+        if name.endswith("_pos_study"):
+            return top_k_pos_study(a, k)
         return top_k_pos(a, k) if name.endswith("_pos") else top_k(a, k)
-    valid = ", ".join(MASK_NAMES)
+    valid = ", ".join(ALL_MASK_NAMES)
     raise ParameterError(f"mask name {name!r} is not valid; choose among: {valid}")
 
 
@@ -132,7 +156,7 @@ def make_masks(a: torch.Tensor, names: Sequence[str] | None = None) -> dict[str,
     a : torch.Tensor, shape (B, 1, F, T)
         Signed attributions (any float dtype; computed in float32).
     names : sequence of str, optional
-        Subset of :data:`MASK_NAMES`; default all 14 in that order.
+        Names of :data:`ALL_MASK_NAMES`; default the 14 of :data:`MASK_NAMES` in that order.
 
     Returns
     -------

@@ -4,6 +4,11 @@ One line per method in :data:`_REGISTRY` (``name -> "module:Class"``, imported o
 that ``shap`` and scikit-image load only for the methods that need them), or
 :func:`register_method` at run time. Tables, figures and the explorer order methods as listed
 here; everything else about a method is read from its class (:class:`AttributionMethod`).
+
+A config keys its methods by name, so one method with two option sets needs a second name: an
+entry whose options carry ``method: <registered name>`` is an alias that runs that method under
+the entry's own name (rows, seeds and tables use the alias), e.g.
+``saliency_abs: {method: saliency, abs: true}``. :func:`resolve_method` reads such entries.
 """
 
 from __future__ import annotations
@@ -26,12 +31,19 @@ _REGISTRY: dict[str, str | type[AttributionMethod]] = {
     "shap": "shap_method:Shap",
     "slice": "slice:Slice",
     "ig": "integrated_gradients:IntegratedGradients",
+    "random": "reference:RandomMap",
+    "energy": "reference:EnergyMap",
+    "oracle": "reference:OracleMap",
     "lmac": "audiointerp.interpretation.learned.lmac:Lmac",
     "lmac_ft": "audiointerp.interpretation.learned.lmac:LmacFt",
     "l2i": "audiointerp.interpretation.learned.l2i:L2i",
     "piq": "audiointerp.interpretation.learned.piq:Piq",
     "nmf": "audiointerp.interpretation.learned.nmf:NmfBaseline",
 }
+
+#: The option of a config entry that names the registered method it runs (an alias:
+#: ``saliency_abs: {method: saliency, abs: true}`` runs Saliency under its own name).
+METHOD_KEY = "method"
 
 
 def register_method(name: str, cls: str | type[AttributionMethod]) -> None:
@@ -86,6 +98,43 @@ def get_method(name: str, **options: Any) -> AttributionMethod:
         raise ParameterError(f"bad options for method {name!r}: {exc}") from exc
 
 
+def resolve_method(
+    name: str, options: Mapping[str, Any] | None = None
+) -> tuple[type[AttributionMethod], dict[str, Any]]:
+    """The class a config entry runs and its options without the ``method`` key.
+
+    Parameters
+    ----------
+    name : str
+        The entry's name: a registered method, or an alias whose ``options`` name one.
+    options : mapping, optional
+        The entry's options; ``method: <registered name>`` makes ``name`` an alias.
+
+    Returns
+    -------
+    cls : type of AttributionMethod
+    options : dict
+        The options the class is built from.
+    """
+    opts = dict(options or {})
+    target = opts.pop(METHOD_KEY, None)
+    if target is None:
+        return method_class(name), opts
+    if not isinstance(target, str):
+        raise ParameterError(
+            f"methods.{name}.{METHOD_KEY} must name a registered method, got {target!r}"
+        )
+    if name in _REGISTRY and target != name:
+        raise ParameterError(
+            f"methods.{name}: {name!r} is a registered method and cannot run {target!r}; give "
+            f"the alias another name (e.g. {target}_{name})"
+        )
+    try:
+        return method_class(target), opts
+    except ParameterError as exc:
+        raise ParameterError(f"methods.{name}.{METHOD_KEY}: {exc}") from exc
+
+
 def build_method(
     name: str, options: Mapping[str, Any] | None = None, context: MethodContext | None = None
 ) -> AttributionMethod:
@@ -97,7 +146,8 @@ def build_method(
     Parameters
     ----------
     name : str
-        Registered method name.
+        Registered method name, or an alias whose options name the method
+        (:func:`resolve_method`).
     options : mapping, optional
         The method's options as written in a config.
     context : MethodContext, optional
@@ -108,12 +158,12 @@ def build_method(
     -------
     AttributionMethod
     """
-    cls = method_class(name)
+    cls, opts = resolve_method(name, options)
     if context is not None:
         reason = cls.unsupported(context.model)
         if reason:
             raise ParameterError(reason)
-    options, deferred = _typed_options(cls, dict(options or {}), name)
+    options, deferred = _typed_options(cls, opts, name)
     try:
         return cls.from_config(options, context)
     except ParameterError as exc:  # a value the method refuses: say which method

@@ -16,10 +16,10 @@ from typing import Any, Literal
 from audiointerp.config import ALLOW_EMPTY, apply_overrides, from_dict, load_config, to_dict
 from audiointerp.data.config import DataConfig
 from audiointerp.errors import ParameterError
+from audiointerp.processing.inversion import ROUTES as RESYNTH_ROUTES
 from audiointerp.validation import check_choice, check_device, check_positive
 
-ResynthRoute = Literal["phase", "paper", "griffinlim"]
-RESYNTH_ROUTES = ("phase", "paper", "griffinlim")
+ResynthRoute = Literal["phase", "paper", "paper_nnls", "griffinlim"]
 
 # Keys of older configs and what they are called now (one name per knob).
 RENAMED = {
@@ -51,9 +51,12 @@ class ExperimentConfig:
     methods : dict of str to dict
         Method name (``audiointerp.interpretation.method_names()``) -> its options, as the
         method's ``from_config`` reads them (e.g. SHAP's ``background_per_class``, the slice
-        method's ``fill``).
+        method's ``fill``). An entry with ``method: <registered name>`` among its options is
+        an alias running that method under the entry's name (``saliency_abs: {method:
+        saliency, abs: true}``).
     masks : tuple of str or None
-        Mask names (``None``: all 14 of ``interpretation.masks.MASK_NAMES``); methods with
+        Mask names (``None``: all 14 of ``interpretation.masks.MASK_NAMES``; the study's
+        ``topK_k_pos_study`` rule is selectable by name); methods with
         their own mask also get ``native``.
     clips_per_unit : int
         Clips per unit of work (the resumable granule, one file of rows).
@@ -70,7 +73,9 @@ class ExperimentConfig:
         Save raw attributions per batch (float16 ``.npz``, git-ignored).
     sanity_clips : int
         Clean test clips for the model-randomization sanity check per model and method
-        (0 skips it); written to ``<output>/<model>/sanity.csv``.
+        (0 skips it; at least 20 for intervals worth reading); written to
+        ``<output>/<model>/sanity.csv``, ``cascade.csv`` and ``sanity.png``
+        (:mod:`audiointerp.experiments.grid.sanity`).
     sanity_methods : tuple of str or None
         Methods checked (``None``: all of ``methods``; an empty list: none).
     seed : int
@@ -118,7 +123,7 @@ class ExperimentConfig:
             tuple(self.conditions), self.noise_files
         )
         if self.masks is not None:
-            from audiointerp.interpretation.masks import MASK_NAMES, NATIVE_MASK
+            from audiointerp.interpretation.masks import ALL_MASK_NAMES, NATIVE_MASK
 
             if isinstance(self.masks, str):
                 self.masks = (self.masks,)
@@ -126,7 +131,7 @@ class ExperimentConfig:
             if not self.masks:
                 raise ParameterError("masks is empty; list mask names or use null for all 14")
             for name in self.masks:
-                check_choice("masks", name, (*MASK_NAMES, NATIVE_MASK))
+                check_choice("masks", name, (*ALL_MASK_NAMES, NATIVE_MASK))
         if self.sanity_methods is not None:
             self.sanity_methods = tuple(self.sanity_methods)
             unknown = sorted(set(self.sanity_methods) - set(self.methods or {}))
@@ -183,14 +188,14 @@ class ExperimentConfig:
         noises, output, methods' file options): the notebooks resolve them against the
         repository root (``audiointerp.paths.repo_path``) whatever folder their kernel runs in.
         """
-        from audiointerp.interpretation import method_class
+        from audiointerp.interpretation import resolve_method
 
         def r(value: Any) -> Any:
             return value if value is None or value == "" else str(resolve(value))
 
         methods = {}
         for name, options in self.methods.items():
-            keys = method_class(name).file_options
+            keys = resolve_method(name, options)[0].file_options
             methods[name] = {k: (r(v) if k in keys else v) for k, v in options.items()}
         return replace(
             self,
@@ -217,7 +222,7 @@ def content_digests(cfg: ExperimentConfig) -> dict[str, Any]:
     """
     from audiointerp.experiments.grid.conditions import condition_noise_path, parse_condition
     from audiointerp.files import sha256_file
-    from audiointerp.interpretation import method_class
+    from audiointerp.interpretation import resolve_method
 
     def digest(path: str | Path | None) -> str | None:
         return sha256_file(path) if path is not None and Path(path).is_file() else None
@@ -230,7 +235,8 @@ def content_digests(cfg: ExperimentConfig) -> dict[str, Any]:
 
     methods = {}
     for name, options in cfg.methods.items():
-        files = {k: digests(options[k]) for k in method_class(name).file_options if k in options}
+        cls, opts = resolve_method(name, options)
+        files = {k: digests(opts[k]) for k in cls.file_options if k in opts}
         if files:
             methods[name] = files
     noises = {}

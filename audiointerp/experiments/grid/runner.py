@@ -56,7 +56,7 @@ def _sanity(cfg: ExperimentConfig, session: ExperimentSession) -> None:
         if sanity_path(cfg.output_dir, model_name).is_file():
             continue
         test, chosen = session.dataset(model_name)
-        waves, _, _ = test.load_batch(chosen[: cfg.sanity_clips])
+        waves, _, ids = test.load_batch(chosen[: cfg.sanity_clips])
         with torch.inference_mode():
             feats = clf.frontend.features(torch.from_numpy(waves).to(session.device))
         feats = feats.clone()  # a normal tensor: gradient methods need requires_grad
@@ -67,10 +67,25 @@ def _sanity(cfg: ExperimentConfig, session: ExperimentSession) -> None:
             model_name,
             clf.model,
             feats,
-            {n: methods[n] for n in names},
+            {n: methods[n] for n in names if n in methods},
             output=cfg.output_dir,
+            ids=list(ids),
             seed=cfg.seed,
         )
+
+
+def reference_methods(cfg: ExperimentConfig) -> dict[str, str]:
+    """The config's reference methods and what each stands for (``"chance"``, ``"input"``,
+    ``"ideal"``; :attr:`AttributionMethod.reference`): the manifest's ``references`` entry,
+    from which tables mark baselines without knowing method names."""
+    from audiointerp.interpretation import resolve_method
+
+    out = {}
+    for name, options in cfg.methods.items():
+        kind = resolve_method(name, options)[0].reference
+        if kind is not None:
+            out[name] = kind
+    return out
 
 
 def grid_units(
@@ -199,6 +214,8 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True) -> RunResult
         store,
         session=record,
         contents=contents,
+        resolution=session.resolutions(),
+        references=reference_methods(cfg),
         **({"methods": built} if (built := session.method_descriptions()) else {}),
         skipped=[{"model": m, "method": n, "reason": r} for (m, n), r in skips.items()],
         n_rows=len(table),

@@ -167,7 +167,7 @@ class ClipExplainer:
         Run seed (stochastic methods are seeded from ``(seed, method, clip id)``).
     batch_size : int
         Most masked variants per forward pass (equal values give bit-identical rows).
-    route : {"phase", "paper", "griffinlim"}
+    route : {"phase", "paper", "paper_nnls", "griffinlim"}
         Resynthesis route of the masked audio.
     session : ExperimentSession, optional
         Set by :meth:`from_session`: clips come from the experiment's data and condition.

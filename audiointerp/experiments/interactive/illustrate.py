@@ -195,7 +195,7 @@ def illustrate_clip(
         Without ``config``: per-method options (default :data:`QUICK_OPTIONS`).
     n_freq, n_time : int, optional
         Grid of the most important slice for methods that do not find their own.
-    route : {"phase", "paper", "griffinlim"}
+    route : {"phase", "paper", "paper_nnls", "griffinlim"}
         Resynthesis route (without ``config``).
     dpi : int
         Resolution of the PNG figures.
