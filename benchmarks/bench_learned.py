@@ -4,7 +4,7 @@ methods.
 Run from the repository root (after `make demo`, or it runs the part of the demo grid it needs):
 
     python benchmarks/bench_learned.py [--results results/results.csv] [--model mel]
-        [--condition clean] [--clips 10]
+        [--condition clean] [--clips 10] [--parts fit explain tolerance scores]
 
 Prints
 
@@ -35,6 +35,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 LEARNED = ("lmac", "lmac_ft", "l2i", "piq", "nmf")
+#: The report's parts, in the order of the module docstring (``--parts``).
+PARTS = ("fit", "explain", "tolerance", "scores")
 
 
 def fit_report(model: str) -> None:
@@ -49,7 +51,8 @@ def fit_report(model: str) -> None:
         c = read_interpreter(path)
         v = c.meta["validation"].get("clean", {})
         print(
-            f"{method:8s} {c.meta['fit_seconds']:7.1f} s fit, {c.meta['epochs_run']:3d} epochs, "
+            f"{method:8s} {c.meta['fit_seconds']:7.1f} s fit (CPU "
+            f"{c.meta.get('cpu_seconds', np.nan):6.1f} s), {c.meta['epochs_run']:3d} epochs, "
             f"{path.stat().st_size / 1e6:.2f} MB | fold-4 clean FidIn {v.get('FidIn', np.nan):.2f} "
             f"AI {v.get('AI', np.nan):5.1f} AG {v.get('AG', np.nan):5.1f} "
             f"loc_auc {v.get('loc_auc', np.nan):.3f} | {c.meta['machine']}"
@@ -194,15 +197,25 @@ def main() -> None:
     parser.add_argument("--condition", default="clean")
     parser.add_argument("--clips", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=PARTS,
+        default=list(PARTS),
+        help="what to print (default: all)",
+    )
     args = parser.parse_args()
     tune_allocator()
     torch.set_num_threads(1)
-    fit_report(args.model)
-    explain_cost(args.model, args.clips, args.repeat)
-    fragility(args.model)
-    scores(
-        results_table(Path(args.results), args.model, args.condition), args.model, args.condition
-    )
+    if "fit" in args.parts:
+        fit_report(args.model)
+    if "explain" in args.parts:
+        explain_cost(args.model, args.clips, args.repeat)
+    if "tolerance" in args.parts:
+        fragility(args.model)
+    if "scores" in args.parts:
+        table = results_table(Path(args.results), args.model, args.condition)
+        scores(table, args.model, args.condition)
 
 
 if __name__ == "__main__":
