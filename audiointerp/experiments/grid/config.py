@@ -202,6 +202,8 @@ class ExperimentConfig:
         from audiointerp.interpretation import resolve_method
 
         def r(value: Any) -> Any:
+            if isinstance(value, (list, tuple)):  # one file per classifier (learned methods)
+                return [r(v) for v in value]
             return value if value is None or value == "" else str(resolve(value))
 
         methods = {}
