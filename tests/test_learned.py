@@ -432,3 +432,32 @@ def test_fit_command(tiny, tmp_path, capsys):
     assert read_interpreter(out).method == "nmf" and "validation" in capsys.readouterr().out
     assert main(["fit", "--method", "saliency", "--weights", tiny.models["mel"]]) == 2
     assert "needs no fitting" in capsys.readouterr().err
+
+
+def test_interactive_explainer_gives_learned_native_mask_with_audio(tiny, fitted):
+    # ClipExplainer is what interpret, illustrate and the explorer use: a learned method with
+    # a list of checkpoints gets the one bound to its classifier and adds `native`.
+    from audiointerp.data import open_dataset
+    from audiointerp.experiments.interactive.clip import ClipExplainer
+
+    clf = load_classifier(tiny.models["mel"], device="cpu")
+    explainer = ClipExplainer.from_folder(
+        clf,
+        tiny.data,
+        train_folds=(1,),
+        duration_s=DURATION_S,
+        method_options={"lmac": {"checkpoint": [str(fitted["lmac_stft"]), str(fitted["lmac"])]}},
+    )
+    ds = open_dataset(tiny.data, sr=clf.frontend.sr, duration_s=DURATION_S, folds=[1])
+    wave, _, cid = ds[0]
+    clip = explainer.analyze(wave, clip_id=cid, category=ds.clips[0].category)
+    ex = explainer.explain(clip, "lmac", masks=["bin"])
+    assert list(ex) == ["bin", "native"]
+    native = ex["native"]
+    assert native.mask.min() >= 0.0 and native.mask.max() <= 1.0
+    # L-MAC's map is the decoder's logit and its native mask the logit's sigmoid
+    expected = 1.0 / (1.0 + np.exp(-native.attribution.astype(np.float64)))
+    np.testing.assert_allclose(native.mask, expected, atol=1e-5)
+    assert not np.array_equal(native.mask, ex["bin"].mask)  # soft map vs its binary threshold
+    assert native.audio_in.shape == native.audio_out.shape == wave.shape
+    assert {"FidIn", "AI", "AG"} <= set(native.metrics)
