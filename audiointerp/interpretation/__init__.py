@@ -12,7 +12,8 @@ one registry, either directly or from config options with what they need from a
 >>> masks = make_masks(A)                                            # doctest: +SKIP
 
 Methods (registry order): "saliency", "gradcam", "lime", "shap", "slice" (most important
-time-frequency rectangle by occlusion), "ig" (Integrated Gradients).
+time-frequency rectangle by occlusion), "ig" (Integrated Gradients), and for transformers
+"amt", "rollout" and "grad_attention" (attention-based, :mod:`.attention`).
 """
 
 from typing import Any

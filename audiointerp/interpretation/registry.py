@@ -25,6 +25,9 @@ _REGISTRY: dict[str, str | type[AttributionMethod]] = {
     "shap": "shap_method:Shap",
     "slice": "slice:Slice",
     "ig": "integrated_gradients:IntegratedGradients",
+    "amt": "attention:Amt",
+    "rollout": "attention:Rollout",
+    "grad_attention": "attention:GradAttention",
 }
 
 

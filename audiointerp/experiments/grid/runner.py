@@ -59,7 +59,8 @@ def _sanity(cfg: ExperimentConfig, session: ExperimentSession) -> None:
             feats = clf.frontend.features(torch.from_numpy(waves).to(session.device))
         feats = feats.clone()  # a normal tensor: gradient methods need requires_grad
         methods = session.methods(model_name)
-        names = cfg.sanity_methods or tuple(cfg.methods)
+        # methods the model cannot run (e.g. attention methods on a CNN) were left out
+        names = [n for n in (cfg.sanity_methods or tuple(cfg.methods)) if n in methods]
         run_sanity(
             model_name,
             clf.model,
