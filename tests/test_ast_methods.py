@@ -188,9 +188,65 @@ def test_grid_leaves_attention_methods_out_on_cnns(tmp_path_factory, tmp_path):
     assert [(s["model"], s["method"]) for s in skipped] == [("mel", "amt")]
     assert "transformer" in skipped[0]["reason"]
     assert (tmp_path / "out" / "mel" / "sanity.csv").is_file()
+    # the tables take methods that only some models ran
+    from audiointerp.experiments.reporting.tables import write_tables
+
+    tables = write_tables(tmp_path / "out", tmp_path / "supp", n_resamples=50)
+    assert tables.html.is_file()
+    summary = (tmp_path / "supp" / "tables" / "summary.csv").read_text()
+    assert "amt" in summary and "ast" in summary
 
 
 def open_classes(tiny) -> list[str]:
     from audiointerp.data import open_dataset
 
     return list(open_dataset(tiny.data, sr=SR, duration_s=1.0).classes)
+
+
+def test_clip_explainer_on_an_urbansound8k_folder(tmp_path, tone):
+    """Variable lengths, rates and channels are cropped/padded to the AST's clip length, and
+    the most important slice comes out of an n_time x n_freq grid with the floor fill."""
+    import csv
+
+    from audiointerp.data import open_dataset
+    from audiointerp.experiments.interactive.clip import ClipExplainer
+
+    classes = {0: "air_conditioner", 3: "dog_bark", 8: "siren"}
+    formats = [(44100, 2, "PCM_16", 2.4), (48000, 1, "PCM_24", 0.7), (22050, 1, "FLOAT", 1.3)]
+    root, rows = tmp_path / "UrbanSound8K", []
+    for fold in (1, 2):
+        for k, (cid, name) in enumerate(classes.items()):
+            sr, ch, sub, sec = formats[(fold + k) % 3]
+            fname = f"{100 + fold * 10 + k}-{cid}-0-{k}.wav"
+            path = root / "audio" / f"fold{fold}" / fname
+            tone(path, sr=sr, seconds=sec, channels=ch, subtype=sub, freq=300.0 * (k + 1))
+            rows.append([fname, 100 + fold * 10 + k, 0.0, sec, 1, fold, cid, name])
+    (root / "metadata").mkdir(parents=True)
+    with open(root / "metadata" / "UrbanSound8K.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["slice_file_name", "fsID", "start", "end", "salience", "fold", "classID",
+                    "class"])  # fmt: skip
+        w.writerows(rows)
+    torch.manual_seed(0)
+    path = save_classifier(
+        tmp_path / "ast.pt",
+        model_from_config(AST, num_classes=3, num_bins=32).eval(),
+        model_config=AST, frontend_config=FC, classes=list(classes.values()),
+        meta={"train_config": {"data": {"duration_s": 1.0}}},
+    )  # fmt: skip
+    clf = load_classifier(path, device="cpu")
+    explainer = ClipExplainer.from_folder(clf, root, train_folds=(1,), duration_s=clf.duration_s)
+    test = open_dataset(root, sr=clf.frontend.sr, duration_s=clf.duration_s, folds=[2])
+    waves, labels, ids = test.load_batch(range(len(test)))
+    assert waves.shape == (3, SR)  # 0.7 s padded, 1.3 s and 2.4 s cropped, stereo mixed down
+    for i in range(3):
+        clip = explainer.analyze(waves[i], clip_id=ids[i], category=test.clips[i].category)
+        assert clip.true_class == test.clips[i].category
+        out = explainer.explain(
+            clip, "slice", masks=["bin"], overrides={"n_time": 6, "n_freq": 2, "fill": "floor"}
+        )["bin"]
+        (f0, f1), (t0, t1) = out.rect
+        assert (f1 - f0, t1 - t0) == (16, 21)  # one of 2 x 6 cells of the 32 x 126 grid
+        assert np.shape(out.details["drops"]) == (2, 6)
+        assert out.options["fill"] == "floor" and len(out.rect_audio) == SR
+    assert not explainer.context.notes or "no training data" not in explainer.context.notes[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -161,3 +163,46 @@ def test_same_seed_same_weights():
     a, b = tiny_ast(), tiny_ast()
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert ka == kb and torch.equal(va, vb)
+
+
+def test_without_time_positions_time_patches_are_a_set():
+    """No time positions: permuting whole time patches of the input leaves the logits alone."""
+    model = tiny_ast(time_positions=False)
+    x = features(1, t=32)  # 4 time patches of 8 frames
+    perm = torch.cat([x[..., 8 * k : 8 * k + 8] for k in (2, 0, 3, 1)], dim=-1)
+    with torch.no_grad():
+        torch.testing.assert_close(model(perm), model(x), rtol=1e-5, atol=1e-5)
+        assert model(features(1, t=64)).shape == (1, 3)  # any length without time positions
+    with_positions = tiny_ast()
+    with torch.no_grad():
+        with_positions.pos_time.normal_(0.0, 1.0)  # trained positions are far from the init
+        assert not torch.allclose(with_positions(perm), with_positions(x), atol=1e-4)
+
+
+def test_warmup_then_cosine_schedule():
+    from audiointerp.models import OptimConfig, TrainConfig
+    from audiointerp.models.training import _make_scheduler
+
+    cfg = TrainConfig(train=OptimConfig(epochs=10, lr=1.0, warmup_epochs=2, min_lr_ratio=0.0))
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = _make_scheduler(opt, cfg)
+    lrs = []
+    for _ in range(10):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[:3] == [0.5, 1.0, 1.0]  # warm-up, then the cosine starts at the peak
+    assert lrs[3] < 1.0 and all(a >= b for a, b in zip(lrs[2:], lrs[3:], strict=False))
+    assert abs(lrs[-1] - 0.5 * (1 + math.cos(math.pi * 7 / 8))) < 1e-9
+
+
+def test_time_roll_shifts_each_clip_circularly():
+    from audiointerp.models.augment import time_roll
+
+    x = torch.arange(2 * 3 * 7, dtype=torch.float32).reshape(2, 1, 3, 7)
+    out = time_roll(x, generator=torch.Generator().manual_seed(0))
+    for b in range(2):
+        shifts = [k for k in range(7) if torch.equal(out[b], torch.roll(x[b], k, dims=-1))]
+        assert len(shifts) == 1
+    again = time_roll(x, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)  # seeded by the generator

@@ -63,7 +63,12 @@ class AstConfig(ModelConfig):
         A second special token beside CLS (DeiT, AST); the pooled output averages them.
     max_frames : int
         Longest input in frames the time positions cover (313 = 5 s of the default
-        frontend); shorter inputs use the first positions.
+        frontend); shorter inputs use the first positions (without time positions, inputs of
+        any length work).
+    time_positions : bool
+        Learn a positional embedding per time patch (besides the one per frequency patch).
+        Without it, attention treats time patches as a set: the model is invariant to shifts
+        of the clip by whole patches, the prior a sound-event classifier wants.
     dropout : float
         Dropout on the embeddings, after attention and in the MLP.
     attn_dropout : float
@@ -78,6 +83,7 @@ class AstConfig(ModelConfig):
     mlp_ratio: float = 4.0
     distillation: bool = True
     max_frames: int = 313
+    time_positions: bool = True
     dropout: float = 0.1
     attn_dropout: float = 0.0
 
@@ -170,6 +176,8 @@ class AudioSpectrogramTransformer(AudioClassifier):
         Add the distillation token (two special tokens, as in AST).
     max_frames : int
         Longest input in frames.
+    time_positions : bool
+        Add a learned embedding per time patch (see :class:`AstConfig`).
     dropout, attn_dropout : float
 
     Notes
@@ -179,7 +187,9 @@ class AudioSpectrogramTransformer(AudioClassifier):
     on a CPU: non-overlapping patches; input normalised per frequency bin by batch norm
     (``bn0``, as the PANNs CNNs here) instead of a fixed data set mean and deviation; separate
     frequency and time positional embeddings added together (as in PaSST, Koutini et al.,
-    Interspeech 2022), so shorter clips use the first time positions.
+    Interspeech 2022), so shorter clips use the first time positions; the time positions can
+    be left out (``time_positions=False``) for a model invariant to time shifts by whole
+    patches.
     """
 
     kind = "transformer"
@@ -196,6 +206,7 @@ class AudioSpectrogramTransformer(AudioClassifier):
         mlp_ratio: float = 4.0,
         distillation: bool = True,
         max_frames: int = 313,
+        time_positions: bool = True,
         dropout: float = 0.1,
         attn_dropout: float = 0.0,
     ) -> None:
@@ -212,7 +223,7 @@ class AudioSpectrogramTransformer(AudioClassifier):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.dist_token = nn.Parameter(torch.zeros(1, 1, dim)) if distillation else None
         self.pos_freq = nn.Parameter(torch.zeros(n_freq, dim))
-        self.pos_time = nn.Parameter(torch.zeros(n_time, dim))
+        self.pos_time = nn.Parameter(torch.zeros(n_time, dim)) if time_positions else None
         self.pos_drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(
             Block(dim, heads, mlp_ratio=mlp_ratio, dropout=dropout, attn_dropout=attn_dropout)
@@ -226,8 +237,12 @@ class AudioSpectrogramTransformer(AudioClassifier):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """ViT initialisation: truncated normal (std 0.02) for tokens, positions and linear
-        weights, Xavier for the patch projection, zero biases, unit layer norms."""
+        """Truncated normal (std 0.02) for the special tokens and positions, Xavier-uniform for
+        the patch projection and every linear layer (as MAE's ViT), zero biases, unit norms.
+
+        At width 64, Xavier weights are four times larger than ViT's std-0.02 linear weights;
+        from scratch on the benchmark they train several times faster.
+        """
         for p in (self.cls_token, self.dist_token, self.pos_freq, self.pos_time):
             if p is not None:
                 nn.init.trunc_normal_(p, std=0.02)
@@ -236,7 +251,7 @@ class AudioSpectrogramTransformer(AudioClassifier):
         nn.init.zeros_(self.patch_embed.bias)
         for m in self.modules():
             if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
+                nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
             elif isinstance(m, (nn.LayerNorm, nn.BatchNorm2d)):
                 nn.init.ones_(m.weight)
@@ -256,7 +271,7 @@ class AudioSpectrogramTransformer(AudioClassifier):
     def _embed(self, features: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
         check_tensor("features", features, shape=(None, 1, self.num_bins, None), finite=False)
         n_frames = features.shape[-1]
-        if n_frames > self.max_frames:
+        if n_frames > self.max_frames and self.pos_time is not None:
             raise ParameterError(
                 f"features have {n_frames} frames but this AST covers at most {self.max_frames} "
                 f"(model.max_frames); crop the audio (e.g. --duration-s) or retrain with a "
@@ -270,7 +285,9 @@ class AudioSpectrogramTransformer(AudioClassifier):
             x = nn.functional.pad(x, (0, pad_t, 0, pad_f))
         x = self.patch_embed(x)  # (B, D, n_freq, n_time)
         x = x.flatten(2).transpose(1, 2)  # (B, n_freq * n_time, D), frequency-major
-        pos = self.pos_freq[:, None, :] + self.pos_time[None, :n_time, :]  # (n_freq, n_time, D)
+        pos = self.pos_freq[:, None, :].expand(-1, n_time, -1)  # (n_freq, n_time, D)
+        if self.pos_time is not None:
+            pos = pos + self.pos_time[None, :n_time, :]
         x = x + pos.reshape(1, n_freq * n_time, -1)
         special = [self.cls_token] + ([self.dist_token] if self.dist_token is not None else [])
         x = torch.cat([s.expand(x.shape[0], -1, -1) for s in special] + [x], dim=1)
@@ -323,6 +340,7 @@ def build_ast(cfg: AstConfig, *, num_classes: int, num_bins: int) -> AudioSpectr
         mlp_ratio=cfg.mlp_ratio,
         distillation=cfg.distillation,
         max_frames=cfg.max_frames,
+        time_positions=cfg.time_positions,
         dropout=cfg.dropout,
         attn_dropout=cfg.attn_dropout,
     )
