@@ -47,6 +47,7 @@ def test_one_patch_model_maps_to_that_patch(patch_index):
     assert ((f0, f1), (t0, t1)) == ((4 * i, 4 * i + 4), (8 * j, 8 * j + 8))
     inside = torch.zeros(16, 32, dtype=torch.bool)
     inside[f0:f1, t0:t1] = True
+    model.fused_attention = False  # the hooks sit on the explicit softmax
     handles = attend_only_to(model, layout.n_special + patch_index)
     try:
         xg = x.clone().requires_grad_()

@@ -53,7 +53,10 @@ def test_forward_attend_and_attention_rows():
     model = tiny_ast()
     x = features()
     logits, attentions = model.attend(x)
+    torch.testing.assert_close(logits, model(x))  # explicit vs fused attention
+    model.fused_attention = False
     assert torch.equal(logits, model(x))
+    model.fused_attention = True
     n = 2 + 4 * 5  # CLS + distillation, 16/4 x ceil(37/8) patches
     assert len(attentions) == 2
     for a in attentions:
