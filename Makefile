@@ -1,13 +1,19 @@
 # The two commands a new user needs: `make demo` and `make test`. Both set themselves up.
+# `make lab` opens the notebooks in JupyterLab; `make explore` serves the explorer app.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 DATA   ?= data/synth
+WEIGHTS ?= weights/default_mel.pt
+PORT   ?= 8866
+LAB_ARGS ?=
+# JupyterLab refuses to start as root (containers, CI) unless told that is intended.
+ROOT_OK := $(if $(filter 0,$(shell id -u)),--allow-root,)
 export MALLOC_MMAP_THRESHOLD_ ?= 1073741824
 export MALLOC_TRIM_THRESHOLD_ ?= 1073741824
 
-.PHONY: install install-dev demo test lint reproduce benchmarks clean
+.PHONY: install install-dev demo test lint lab explore reproduce benchmarks clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +35,16 @@ demo: install
 ## make test: install with dev extras and run the test suite
 test: install-dev
 	$(PY) -m pytest -q
+
+## make lab: JupyterLab on 127.0.0.1 at the notebooks (kernels start in notebooks/; the
+## notebooks resolve their paths against the repository root)
+lab: install
+	$(PY) -m jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) \
+		--ServerApp.default_url=/lab/tree/notebooks $(ROOT_OK) $(LAB_ARGS)
+
+## make explore: the explorer (notebook 07) as a web app with Voila on 127.0.0.1:$(PORT)
+explore: install
+	$(PY) -m audiointerp explore --weights $(WEIGHTS) --data $(DATA) --port $(PORT)
 
 lint: install-dev
 	$(VENV)/bin/ruff check audiointerp tests benchmarks

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "run": "run",
     "tables": "tables",
     "illustrate": "illustrate",
+    "explore": "explore",
     "demo": "demo",
     "reproduce": "reproduce",
 }

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -24,7 +26,7 @@
 
 # %% tags=["parameters"]
 # Parameters (papermill injects overrides after this cell; derived values come next).
-config_path: str = "configs/default_mel.yaml"  # training config (YAML), relative to the repository root
+config_path: str = "configs/default_mel.yaml"  # training config (YAML); paths relative to the repository root
 data_dir: str = "data/synth"  # data set folder; the synthetic benchmark is generated there if missing
 epochs: int | None = None  # number of epochs; None keeps the config's train.epochs
 output_dir: str = "results/runs/default_mel"  # run folder (an unfinished run there is resumed)
@@ -43,11 +45,16 @@ from IPython.display import Image, display
 from audiointerp.data.synth import generate_benchmark
 from audiointerp.models import load_train_config, train
 from audiointerp.models.evaluation import evaluate_checkpoint
+from audiointerp.paths import repo_path
 
-overrides = {"data.root": data_dir, "data.max_clips": max_clips, "train.device": device}
+# Paths are relative to the repository root, whichever folder the kernel started in
+# (JupyterLab and Voila start it in notebooks/): repo_path resolves them, config files' own
+# paths included.
+data_dir, output_dir = repo_path(data_dir), repo_path(output_dir)
+overrides = {"data.root": str(data_dir), "data.max_clips": max_clips, "train.device": device}
 if epochs is not None:
     overrides["train.epochs"] = epochs
-cfg = load_train_config(config_path, overrides)
+cfg = load_train_config(repo_path(config_path), overrides).resolve_paths(repo_path)
 if not Path(data_dir).exists():
     generate_benchmark(data_dir, seed=synth_seed, progress=progress)
 cfg

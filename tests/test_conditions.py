@@ -93,3 +93,80 @@ def test_rival_is_another_class_and_depends_on_the_clip_id_only():
     assert [ids[perm[r]] for r in riv_perm] == [ids[riv[i]] for i in perm]
     with pytest.raises(ParameterError, match="two classes"):
         rival_indices(np.zeros(3, int), ids[:3], seed=0)
+
+
+def _noise(path, seed=0, seconds=0.5, sr=16000):
+    import soundfile as sf
+
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, (0.3 * rng.standard_normal(int(seconds * sr))).astype(np.float32), sr)
+    return path
+
+
+def test_noise_files_and_folders_are_conditions_named_by_stem(tmp_path):
+    from audiointerp.experiments.grid.conditions import expand_conditions
+
+    horse = _noise(tmp_path / "mine" / "horse.wav")
+    folder = tmp_path / "more"
+    for i, name in enumerate(("wind", "crowd")):
+        _noise(folder / f"{name}.flac", seed=i + 1)
+    (folder / "notes.txt").write_text("not audio")
+    names, files = expand_conditions(
+        ["clean", str(horse), f"{folder}_snr5", "white_snr10", str(horse) + "_snr-3"]
+    )
+    assert names == ("clean", "horse", "crowd_snr5", "wind_snr5", "white_snr10", "horse_snr-3")
+    assert files == {
+        "horse": str(horse),
+        "crowd": str(folder / "crowd.flac"),
+        "wind": str(folder / "wind.flac"),
+    }
+    cond = parse_condition("horse", files)
+    assert (cond.kind, cond.noise, cond.file) == ("paper", "horse", str(horse))
+    cond = parse_condition("wind_snr5", files)
+    assert (cond.kind, cond.snr_db, cond.file) == ("snr", 5.0, files["wind"])
+    # a saved config (names + noise_files) parses back to the same conditions
+    assert expand_conditions(names, files) == (names, files)
+
+
+def test_bad_noise_conditions_are_refused_with_the_reason(tmp_path):
+    from audiointerp.experiments.grid.conditions import expand_conditions
+
+    a, b = _noise(tmp_path / "a" / "rain.wav"), _noise(tmp_path / "b" / "rain.wav", seed=3)
+    with pytest.raises(ParameterError, match="two noise files are named 'rain'"):
+        expand_conditions([str(a), str(b)])
+    with pytest.raises(ParameterError, match="listed twice"):
+        expand_conditions([str(a), str(a)])
+    with pytest.raises(ParameterError, match="cannot be named 'clean'"):
+        expand_conditions([str(_noise(tmp_path / "c" / "clean.wav"))])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ParameterError, match="holds no audio file"):
+        expand_conditions([str(tmp_path / "empty")])
+    with pytest.raises(ParameterError, match="noise file or folder"):
+        expand_conditions([str(tmp_path / "missing.wav")])
+
+
+def test_a_grid_with_noise_files_as_conditions(tmp_path, tmp_path_factory):
+    from experiment_fixtures import session_setup
+
+    from audiointerp.experiments.grid.config import load_experiment
+    from audiointerp.experiments.grid.runner import run_experiment
+
+    tiny = session_setup(tmp_path_factory)
+    horse = _noise(tmp_path / "noises" / "horse.wav")
+    over = tiny.overrides(
+        tmp_path / "out",
+        models={"mel": tiny.models["mel"]},
+        conditions=["clean", str(horse), f"{horse}_snr0"],
+        methods={"saliency": {}},
+        masks=["bin"],
+    )
+    cfg = load_experiment(None, over)
+    assert cfg.conditions == ("clean", "horse", "horse_snr0")
+    table = run_experiment(cfg, progress=False).table
+    assert list(dict.fromkeys(table["condition"])) == ["clean", "horse", "horse_snr0"]
+    assert (tmp_path / "out" / "mel" / "saliency_horse" / "csvs" / "bin.csv").is_file()
+    # the fingerprint follows the noise file's contents, not its path
+    before = cfg.fingerprint()
+    _noise(horse, seed=9)
+    assert load_experiment(None, over).fingerprint() != before

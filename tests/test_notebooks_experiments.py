@@ -30,7 +30,7 @@ def test_experiment_notebooks_run_one_condition_each_into_one_results_root(tmp_p
         pm.execute_notebook(
             str(nb),
             str(executed),
-            cwd=str(ROOT),
+            cwd=str(ROOT / "notebooks"),  # where JupyterLab and Voila start kernels
             kernel_name="python3",
             progress_bar=False,
             parameters={

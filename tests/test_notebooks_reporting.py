@@ -20,7 +20,7 @@ def _execute(name: str, out: Path, parameters: dict) -> dict:
     pm.execute_notebook(
         str(ROOT / "notebooks" / f"{name}.ipynb"),
         str(executed),
-        cwd=str(ROOT),
+        cwd=str(ROOT / "notebooks"),  # where JupyterLab and Voila start kernels
         kernel_name="python3",
         progress_bar=False,
         parameters=parameters,
@@ -98,3 +98,23 @@ def test_illustration_and_explorer_notebooks(tmp_path_factory, tmp_path):
     state = json.dumps(nb["metadata"].get("widgets", {}))
     assert "gradcam" in state or "saliency" in state
     assert "done" in state  # the programmatic load + compute finished (status widget)
+
+
+def test_explorer_notebook_takes_what_audiointerp_explore_passes(tmp_path_factory, tmp_path,
+                                                                 monkeypatch):  # fmt: skip
+    """Voila cannot inject parameters: `audiointerp explore` passes them in the environment;
+    here without a config (any checkpoint on any data folder), from notebooks/."""
+    from audiointerp.commands.explore import add_arguments, app_arguments
+    from audiointerp.experiments.interactive.explorer_app import APP_ENV
+
+    tiny = session_setup(tmp_path_factory)
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--weights", tiny.models["mel"], "--data", str(tiny.data)])
+    passed = {**app_arguments(args), "click_once": True}
+    monkeypatch.setenv(APP_ENV, json.dumps(passed))
+    nb = _execute("07_explorer", tmp_path, {})
+    state = json.dumps(nb["metadata"].get("widgets", {}))
+    assert "done" in state and "lime" in state  # every method the checkpoint supports

@@ -1,4 +1,5 @@
-"""Notebooks 01/02 executed with papermill in a smoke setting (tone fixture, one epoch)."""
+"""Notebooks 01/02 executed with papermill in a smoke setting (tone fixture, one epoch), from
+notebooks/ as JupyterLab runs them: their repository-relative paths resolve from there."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def test_training_notebook_runs_one_epoch(number, kind, tiny_data, tmp_path):
     pm.execute_notebook(
         str(nb),
         str(executed),
-        cwd=str(ROOT),
+        cwd=str(ROOT / "notebooks"),  # where JupyterLab and Voila start kernels
         kernel_name="python3",
         progress_bar=False,
         parameters={

@@ -53,3 +53,45 @@ def test_notebooks_are_numbered_parametrised_and_cleared(path):
         assert cell.get("outputs") == [] and cell.get("execution_count") is None, (
             f"{path.name}: clear outputs before committing"
         )
+
+
+def test_make_lab_serves_the_notebooks_in_jupyterlab(tmp_path):
+    """`make lab` starts JupyterLab on 127.0.0.1 with the repository as its root."""
+    import json as _json
+    import os
+    import signal
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = f"LAB_ARGS=--ServerApp.port={port} --no-browser --IdentityProvider.token=test"
+    log = open(tmp_path / "lab.log", "w")
+    proc = subprocess.Popen(
+        ["make", "-s", "lab", args], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/api/contents/notebooks?token=test"
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, (tmp_path / "lab.log").read_text()
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    listing = _json.loads(response.read())
+                break
+            except OSError:
+                assert time.monotonic() < deadline, (tmp_path / "lab.log").read_text()
+                time.sleep(0.5)
+        names = {item["name"] for item in listing["content"]}
+        assert {p.name for p in NOTEBOOKS} <= names
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token=test") as response:
+            assert b"JupyterLab" in response.read()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+        log.close()

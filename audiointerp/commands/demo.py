@@ -190,7 +190,8 @@ def run_demo(
 
     t = t0
     ensure_benchmark(cfg.data.root, progress=progress)
-    noise_names = tuple(sorted({c.noise for c in map(parse_condition, cfg.conditions) if c.noise}))
+    conds = [parse_condition(c, cfg.noise_files) for c in cfg.conditions]
+    noise_names = tuple(sorted({c.noise for c in conds if c.noise and c.file is None}))
     if noise_names:
         ensure_noises(cfg.noises_dir, noise_names)
     t = mark("data", t)

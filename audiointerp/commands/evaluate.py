@@ -1,9 +1,16 @@
-"""``audiointerp evaluate``: accuracy and confusion matrix of a checkpoint on a data set."""
+"""``audiointerp evaluate``: accuracy and confusion matrix of a checkpoint on a data set.
+
+Clips of classes the checkpoint was not trained on are counted, named and left out of the
+accuracy (the same rule as everywhere: a prediction for such a clip cannot be right). The
+selection options are those of ``audiointerp train`` (``--esc10``, ``--classes``).
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from audiointerp.commands.train import add_selection_options
 
 HELP = "accuracy and confusion matrix of a trained classifier, on clean or noisy clips"
 
@@ -16,13 +23,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--folds", type=int, nargs="+", default=None, help="folds to evaluate (default: all)"
     )
+    add_selection_options(parser)
     parser.add_argument(
         "--noise",
         default=None,
-        help="mix in noise with the paper's mixing: white, room, event or a noise file",
+        help="mix in noise: white, room, event or any noise file (paper's mixing, or --snr-db)",
     )
     parser.add_argument(
         "--alpha", type=float, default=0.6, help="clip weight of the paper's mixing (0.6)"
+    )
+    parser.add_argument(
+        "--snr-db",
+        type=float,
+        default=None,
+        help="mix --noise at this SNR (dB) instead of the paper's alpha mixing",
     )
     parser.add_argument(
         "--out",
@@ -44,14 +58,16 @@ def run(args: argparse.Namespace) -> int:
         folds=args.folds,
         noise=args.noise,
         alpha=args.alpha,
+        snr_db=args.snr_db,
+        esc10=args.esc10,
+        classes=args.classes,
         batch_size=args.batch_size,
         device=args.device,
     )
-    condition = Path(ev.condition).stem
     out = (
         Path(args.out)
         if args.out
-        else Path("results/evaluate") / f"{Path(args.weights).stem}_{condition}"
+        else Path("results/evaluate") / f"{Path(args.weights).stem}_{ev.condition}"
     )
     csv, png = write_confusion(ev.result.confusion, ev.classes, out / "confusion")
     folds = " ".join(map(str, args.folds)) if args.folds else "all"
@@ -59,5 +75,11 @@ def run(args: argparse.Namespace) -> int:
         f"accuracy {100 * ev.result.accuracy:.1f}% on {len(ev.ids)} clips "
         f"(folds {folds}, condition {ev.condition}) of {args.data}"
     )
+    if ev.excluded:
+        names = ", ".join(f"{k} ({v})" for k, v in ev.excluded.items())
+        print(
+            f"left out: {sum(ev.excluded.values())} clip(s) of {len(ev.excluded)} class(es) the "
+            f"model does not know: {names}"
+        )
     print(f"confusion matrix: {csv} and {png}")
     return 0

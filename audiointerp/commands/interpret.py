@@ -1,21 +1,24 @@
-"""``audiointerp interpret``: explain one clip with one or more methods; figure, audio, metrics.
+"""``audiointerp interpret``: explain clips with one or more methods; figures, audio, metrics.
 
-Two sources, one core:
+Two sources, one core, the model loaded once:
 
-- ``--config EXPERIMENT.yaml --clip ID`` explains a clip of the experiment's data exactly as
-  its grid does (same model, method options, training context, seed, condition, batch size and
-  resynthesis route): ``metrics.json`` holds the grid's rows for that clip.
-- ``--audio FILE --weights W [--data DIR]`` explains any file; methods that need training data
-  take it from ``DIR``'s training folds, and say so when they fall back without it.
+- ``--config EXPERIMENT.yaml --clip ID [ID ...]`` explains clips of the experiment's data
+  exactly as its grid does (same model, method options, training context, seed, condition,
+  batch size and resynthesis route): ``metrics.json`` holds the grid's rows for each clip.
+- ``--audio FILE_OR_FOLDER [...] --weights W [--data DIR]`` explains any files (a folder: every
+  audio file under it); methods that need training data take it from ``DIR``'s training
+  folds, and say so when they fall back without it. A file that belongs to ``DIR`` gets its
+  label from there (a label the model does not know is said so everywhere).
 
-Per method, under ``<out>/<method>/``: ``figure.png``, ``metrics.json`` and ``audio/`` with the
-model's input, every mask's masked-in/out audio and the most important slice.
+Per clip and method, under ``results/interpret/<clip>/<method>/`` (``--out DIR``: ``DIR/<method>``
+for one clip, ``DIR/<clip>/<method>`` for several): ``figure.png``, ``metrics.json`` and
+``audio/`` with the model's input, every mask's masked-in/out audio and the most important
+slice, all scaled by one gain per clip so that nothing clips (the gain is in ``metrics.json``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -24,19 +27,23 @@ import numpy as np
 
 from audiointerp.commands import add_set_option
 
-HELP = "explain one clip (an experiment's, or any file): figure, masked audio, metrics JSON"
+HELP = "explain clips (an experiment's, or any files or folders): figures, masked audio, metrics"
 
 log = logging.getLogger(__name__)
-
-UNITS = {"FF": "prob", "AI": "%", "AD": "%", "AG": "%", "FidIn": "0/1", "SPS": "[0,1]",
-         "COMP": "nats", "si_sdr": "dB", "si_sdri": "dB"}  # fmt: skip
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
-    src.add_argument("--audio", help="an audio file (any rate/format), e.g. samples/audio/*.flac")
+    src.add_argument(
+        "--audio",
+        nargs="+",
+        metavar="FILE",
+        help="audio files or folders of them (any rate/format), e.g. samples/audio",
+    )
     src.add_argument("--config", help="an experiment YAML: explain --clip as its grid does")
-    parser.add_argument("--clip", default=None, help="with --config: clip id or file name")
+    parser.add_argument(
+        "--clip", nargs="+", default=None, metavar="ID", help="with --config: clip ids/file names"
+    )
     parser.add_argument(
         "--model", default=None, help="with --config: which of its models (default the first)"
     )
@@ -47,7 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--weights", default="weights/default_mel.pt", help="with --audio: classifier checkpoint"
     )
     parser.add_argument(
-        "--data", default=None, help="with --audio: a data set whose training folds give context"
+        "--data",
+        default=None,
+        help="with --audio: a data set whose training folds give context (and labels to its files)",
     )
     parser.add_argument(
         "--method",
@@ -60,7 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--masks", nargs="+", default=None, metavar="MASK", help="mask names (default all 14)"
     )
     parser.add_argument(
-        "--out", default=None, help="output folder (default results/interpret/<clip>)"
+        "--out",
+        default=None,
+        help="output folder (default results/interpret/<clip>; with several clips, one "
+        "subfolder per clip)",
     )
     parser.add_argument(
         "--target", default=None, help="class to explain, name or index (default: predicted)"
@@ -112,7 +124,46 @@ def method_overrides(items: list[str], methods: list[str]) -> dict[str, dict[str
     return out
 
 
+def audio_files(items: list[str]) -> list[Path]:
+    """Files and folders (every audio file under them, sorted) -> audio files, in order given."""
+    from audiointerp.data.io import AUDIO_SUFFIXES
+    from audiointerp.errors import AudioFileError
+
+    out: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES and not p.name.startswith(".")
+            )
+            if not found:
+                raise AudioFileError(
+                    f"--audio {item}: the folder holds no audio file ({', '.join(AUDIO_SUFFIXES)})"
+                )
+            out += found
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise AudioFileError(f"--audio {item}: no such file or folder")
+    return list(dict.fromkeys(out))
+
+
+def clip_ids(files: list[Path]) -> list[str]:
+    """A name per file: its stem, with its folder's name in front where stems repeat."""
+    stems = [f.stem for f in files]
+    ids = [f"{f.parent.name}-{f.stem}" if stems.count(f.stem) > 1 else f.stem for f in files]
+    if len(set(ids)) < len(ids):
+        from audiointerp.errors import ParameterError
+
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        raise ParameterError(f"--audio: several files would share the output folder {twice}")
+    return ids
+
+
 def _explainer(args: argparse.Namespace, overrides: dict[str, dict[str, Any]]):
+    """The clip explainer and a generator of the clips to explain (the model loaded once)."""
     from audiointerp.experiments.interactive.clip import ClipExplainer
 
     if args.config:
@@ -132,10 +183,17 @@ def _explainer(args: argparse.Namespace, overrides: dict[str, dict[str, Any]]):
         for m, opts in overrides.items():
             if opts:
                 explainer.method_options[m] = {**explainer.options(m), **opts}
-        return explainer, explainer.analyze_experiment_clip(args.clip), cfg.models[model]
+        clips = (explainer.analyze_experiment_clip(c) for c in args.clip)
+        return explainer, clips, len(args.clip), cfg.models[model]
     from audiointerp.data.io import load_audio
     from audiointerp.models import load_classifier
 
+    if args.clip:
+        from audiointerp.errors import ParameterError
+
+        raise ParameterError("--clip goes with --config; with --audio, name the files")
+    files = audio_files(args.audio)
+    ids = clip_ids(files)
     clf = load_classifier(args.weights, device=args.device)
     if args.duration_s is None:  # crop/pad to what the model was trained on
         args.duration_s = clf.duration_s or 5.0
@@ -147,142 +205,88 @@ def _explainer(args: argparse.Namespace, overrides: dict[str, dict[str, Any]]):
         seed=args.seed,
         route=args.route,
     )
-    wave = load_audio(args.audio, sr=clf.frontend.sr, duration_s=args.duration_s or None)
-    return explainer, explainer.analyze(wave, clip_id=Path(args.audio).stem), args.weights
+    labels = _labels_from(args.data, files, clf.frontend.sr)
+
+    def clips():
+        for path, clip_id in zip(files, ids, strict=True):
+            wave = load_audio(path, sr=clf.frontend.sr, duration_s=args.duration_s or None)
+            yield explainer.analyze(wave, clip_id=clip_id, category=labels.get(path))
+
+    return explainer, clips(), len(files), args.weights
 
 
-def save_figure(
-    path: Path,
-    features: np.ndarray,
-    attributions: np.ndarray,
-    masked: dict[str, np.ndarray],
-    *,
-    hz: np.ndarray,
-    seconds: float,
-    title: str,
-    floor_db: float = -100.0,
-) -> None:
-    """Spectrogram, attribution (diverging, centred at 0) and masked-in spectrograms.
+def _labels_from(data: str | None, files: list[Path], sr: int) -> dict[Path, str]:
+    """The class of each file that belongs to the data set ``data`` (looked up by path)."""
+    if data is None:
+        return {}
+    from audiointerp.data import open_dataset
+    from audiointerp.errors import DatasetError
 
-    Input and masked panels share one dB scale reaching 60 dB below the input's minimum (or
-    the floor), so a soft mask that scales the input down shows darker, not rescaled.
-    """
-    from matplotlib.figure import Figure
-
-    from audiointerp.experiments.interactive.figures import set_hz_axis
-
-    db = (max(floor_db, float(features.min()) - 60.0), float(features.max()))
-    panels = [("input (dB)", features, "magma", db)]
-    lim = float(np.abs(attributions).max()) or 1.0
-    panels.append(("attribution", attributions, "RdBu_r", (-lim, lim)))
-    panels += [(f"masked-in: {n}", m, "magma", db) for n, m in masked.items()]
-    cols = 4
-    rows = -(-len(panels) // cols)
-    fig = Figure(figsize=(4 * cols, 2.6 * rows), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False)
-    extent = (0.0, seconds, -0.5, features.shape[0] - 0.5)
-    for ax, (name, img, cmap, clim) in zip(axes.flat, panels, strict=False):
-        vmin, vmax = clim
-        im = ax.imshow(
-            img, origin="lower", aspect="auto", cmap=cmap, extent=extent, vmin=vmin, vmax=vmax
-        )
-        ax.set_title(name, fontsize=9)
-        set_hz_axis(ax, hz)
-        ax.set_xlabel("time (s)")
-        fig.colorbar(im, ax=ax, fraction=0.046)
-    for ax in list(axes.flat)[len(panels) :]:
-        ax.axis("off")
-    fig.suptitle(title)
-    fig.savefig(path, dpi=110)
-
-
-def _json_value(v: Any) -> Any:
-    if isinstance(v, (np.generic,)):
-        v = v.item()
-    if isinstance(v, float) and not np.isfinite(v):
-        return None  # strict JSON has no NaN/Inf
-    return v
+    try:
+        ds = open_dataset(data, sr=sr, duration_s=None, on_error="skip")
+    except DatasetError as exc:
+        log.info("%s: no labels for the files (%s)", data, exc)
+        return {}
+    by_path = {c.path.resolve(): c.category for c in ds.clips}
+    return {f: by_path[f.resolve()] for f in files if f.resolve() in by_path}
 
 
 def run(args: argparse.Namespace) -> int:
-    from audiointerp.data.io import write_audio
+    from audiointerp.experiments.interactive.listening import listening_gain
+    from audiointerp.experiments.interactive.report import write_interpretation
 
     methods = list(dict.fromkeys(args.method))
-    explainer, clip, weights = _explainer(args, method_overrides(args.overrides, methods))
-    clf = explainer.classifier
-    frontend, classes = clf.frontend, clf.classes
+    explainer, clips, n_clips, weights = _explainer(args, method_overrides(args.overrides, methods))
+    classes = explainer.classifier.classes
     target = resolve_class(args.target, classes)
-    root = Path(args.out) if args.out else Path("results") / "interpret" / clip.clip_id
-    c = clip.prediction if target is None else target
-    predicted = classes[clip.prediction]
-    if clip.unknown_class:
-        print(
-            f"note: {clip.clip_id} is labelled {clip.category!r}, which is not one of the model's "
-            f"classes; the prediction {predicted!r} cannot be right"
-        )
     for note in explainer.context.notes:
         print(f"note: {note}")
-    for method in methods:
-        out = root / method
-        explained = explainer.explain(clip, method, masks=args.masks, target=target)
-        first = next(iter(explained.values()))
-        audio_dir = out / "audio"
-        write_audio(audio_dir / "input.wav", clip.wave, clip.sr)
-        report: dict[str, Any] = {
-            "clip": clip.clip_id,
-            "source": args.audio or args.config,
-            "weights": str(weights),
-            "sha256": clf.sha256,
-            "condition": explainer.condition if explainer.session is not None else None,
-            "method": method,
-            "options": first.options,
-            "context_notes": list(explainer.context.notes),
-            "label": clip.category,
-            "label_known_to_model": not clip.unknown_class,
-            "predicted": predicted,
-            "target": classes[c],
-            "p_target": float(clip.probs[c]),
-            "probs": {k: float(v) for k, v in zip(classes, clip.probs.tolist(), strict=True)},
-            "units": UNITS,
-            "masks": {},
-        }
-        for name, ex in explained.items():
-            report["masks"][name] = {k: _json_value(v) for k, v in ex.metrics.items()}
-            for kind, y in (("in", ex.audio_in), ("out", ex.audio_out)):
-                write_audio(audio_dir / f"{name}_{kind}.wav", y, clip.sr, subtype="FLOAT")
-        (f0, f1), (t0, t1) = first.rect
-        write_audio(audio_dir / "slice_best.wav", first.rect_audio, clip.sr, subtype="FLOAT")
-        edges = frontend.band_edges_hz()  # (F + 1,) row boundaries
-        times = frontend.frame_times_s(clip.features.shape[-1] + 1)
-        report["slice"] = {
-            "freq_bins": [f0, f1],
-            "frames": [t0, t1],
-            "hz": [float(edges[f0]), float(edges[f1])],
-            "seconds": [float(times[t0]), float(times[t1])],
-            "own": bool(first.details.get("drops") is not None),
-        }
-        if "drops" in first.details:
-            report["slice"]["drops"] = np.asarray(first.details["drops"]).tolist()
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
-        save_figure(
-            out / "figure.png",
-            clip.features[0, 0].cpu().numpy(),
-            first.attribution,
-            {n: ex.masked_in for n, ex in explained.items()},
-            hz=frontend.bin_frequencies_hz(),
-            seconds=len(clip.wave) / clip.sr,
-            title=f"{clip.clip_id}: {method} for {classes[c]!r} (p={float(clip.probs[c]):.2f})",
-            floor_db=frontend.floor_db,
+    for k, clip in enumerate(clips, start=1):
+        if args.out:
+            root = Path(args.out) / (clip.clip_id if n_clips > 1 else "")
+        else:
+            root = Path("results") / "interpret" / clip.clip_id
+        c = clip.prediction if target is None else target
+        print(
+            f"[{k}/{n_clips}] {clip.clip_id}: predicted {clip.predicted_class} "
+            f"(p={clip.probs[clip.prediction]:.3f}); explaining {classes[c]!r} with "
+            f"{', '.join(methods)}"
         )
-        print(f"{clip.clip_id}: predicted {predicted}, explained {classes[c]} "
-              f"(p={report['p_target']:.3f}) with {method}")  # fmt: skip
-        for name, row in report["masks"].items():
-            print(f"  {name:14s} FF {row['FF']:+.3f}  AI {row['AI']:5.1f}  AD {row['AD']:5.1f}  "
-                  f"AG {row['AG']:5.1f}  FidIn {row['FidIn']:.0f}  SPS {row['SPS']:.3f}  "
-                  f"COMP {row['COMP']:.2f}")  # fmt: skip
-        sl = report["slice"]
-        print(f"  most important slice: {sl['seconds'][0]:.2f}-{sl['seconds'][1]:.2f} s, "
-              f"{sl['hz'][0]:.0f}-{sl['hz'][1]:.0f} Hz")  # fmt: skip
-        print(f"wrote {out / 'figure.png'}, {out / 'metrics.json'}, {audio_dir}/")
+        if clip.label_note:
+            print(f"  note: {clip.clip_id} is {clip.label_note}")
+        explained = {
+            m: explainer.explain(clip, m, masks=args.masks, target=target) for m in methods
+        }
+        # One gain for every file of the clip (input, every method's versions): nothing clips.
+        gain = listening_gain(
+            clip.wave,
+            *(y for ex in explained.values() for e in ex.values() for y in _versions(e)),
+        )
+        for method, by_mask in explained.items():
+            out = root / method
+            report = write_interpretation(
+                out,
+                explainer,
+                clip,
+                method,
+                by_mask,
+                gain=gain,
+                target=c,
+                source=str(args.config or clip.clip_id),
+                weights=str(weights),
+            )
+            print(f"  {method}:")
+            for name, row in report["masks"].items():
+                print(f"    {name:14s} FF {row['FF']:+.3f}  AI {row['AI']:5.1f}  "
+                      f"AD {row['AD']:5.1f}  AG {row['AG']:5.1f}  FidIn {row['FidIn']:.0f}  "
+                      f"SPS {row['SPS']:.3f}  COMP {row['COMP']:.2f}")  # fmt: skip
+            sl = report["slice"]
+            print(f"    most important slice: {sl['seconds'][0]:.2f}-{sl['seconds'][1]:.2f} s, "
+                  f"{sl['hz'][0]:.0f}-{sl['hz'][1]:.0f} Hz")  # fmt: skip
+            print(f"    wrote {out / 'figure.png'}, {out / 'metrics.json'}, {out / 'audio'}/")
+        print(f"  audio scaled by {gain:.3f} (one gain for every file of {clip.clip_id})")
     return 0
+
+
+def _versions(e: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return e.audio_in, e.audio_out, e.rect_audio

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ from sklearn.metrics import confusion_matrix
 from torch import nn
 
 from audiointerp.data import open_dataset
-from audiointerp.data.mixing import load_noise, paper_mix
+from audiointerp.data.mixing import load_noise, mix_at_snr, paper_mix
 from audiointerp.models.checkpoints import load_classifier
 from audiointerp.processing import Frontend
 from audiointerp.validation import check_positive, check_tensor
@@ -195,17 +196,52 @@ class CheckpointEvaluation:
     Attributes
     ----------
     result : EvalResult
+        On the clips of classes the model knows.
     classes : list of str
     ids : list of str
         Clip ids in prediction order.
     condition : str
-        ``"clean"`` or the noise mixed in.
+        ``"clean"`` or the noise mixed in (``<noise>_snr<dB>`` for SNR mixing).
+    excluded : dict of str to int
+        Clips left out because the model does not know their class: class name -> count.
     """
 
     result: EvalResult
     classes: list[str]
     ids: list[str]
     condition: str
+    excluded: dict[str, int] = field(default_factory=dict)
+
+
+def known_class_subset(ds: Any, model_classes: Sequence[str]) -> tuple[Any, np.ndarray, dict]:
+    """The clips of ``ds`` whose class the model knows, their labels in the model's numbering,
+    and the others counted by class (the one rule for classes a model was not trained on:
+    reported and excluded from accuracy).
+
+    Raises
+    ------
+    DatasetError
+        No clip of ``ds`` is of a class the model knows.
+    """
+    from collections import Counter
+
+    from audiointerp.errors import DatasetError
+
+    index = {name: i for i, name in enumerate(model_classes)}
+    known = [c for c in ds.clips if c.category in index]
+    excluded = dict(
+        sorted(Counter(c.category for c in ds.clips if c.category not in index).items())
+    )
+    if not known:
+        raise DatasetError(
+            f"{ds.root}: none of its {len(ds)} clips is of a class the model knows "
+            f"(model: {list(model_classes)[:10]}{' ...' if len(model_classes) > 10 else ''}; "
+            f"data: {list(excluded)[:10]}); evaluate on data of the model's classes, or pick "
+            "them with --classes (or --esc10 for an ESC-10 model on ESC-50)"
+        )
+    subset = ds.subset(ids=[c.id for c in known]) if excluded else ds
+    labels = np.array([index[c.category] for c in subset.clips], dtype=np.int64)
+    return subset, labels, excluded
 
 
 def evaluate_checkpoint(
@@ -215,24 +251,36 @@ def evaluate_checkpoint(
     folds: Sequence[int] | None = None,
     noise: str | None = None,
     alpha: float = 0.6,
+    snr_db: float | None = None,
+    esc10: bool = False,
+    classes: Sequence[str] | None = None,
     layout: str = "auto",
     batch_size: int = 64,
     device: str | None = None,
 ) -> CheckpointEvaluation:
     """Accuracy and confusion matrix of a saved classifier on a data set, optionally in noise.
 
+    Clips of classes the model does not know are left out of the accuracy and counted in
+    ``excluded`` (with a warning naming them).
+
     Parameters
     ----------
     weights : str or Path
         Checkpoint written by ``audiointerp train``.
     data_root : str or Path
-        Data set folder; its class names must be the checkpoint's.
+        Data set folder.
     folds : sequence of int, optional
         Folds to evaluate (default: all).
     noise : str, optional
-        ``"white"``, ``"room"``, ``"event"`` or a noise file, mixed in with the paper's mixing.
+        ``"white"``, ``"room"``, ``"event"`` or a noise file.
     alpha : float
         Weight of the clip in the paper's mixing ``alpha * clip + (1 - alpha) * noise``.
+    snr_db : float, optional
+        Mix ``noise`` at this SNR instead of the paper's mixing.
+    esc10 : bool
+        ESC-50 only: keep the ESC-10 subset.
+    classes : sequence of str, optional
+        Keep only these classes of the data set.
     layout : str
         Data set layout (``"auto"`` detects it).
     batch_size : int
@@ -244,15 +292,42 @@ def evaluate_checkpoint(
     -------
     CheckpointEvaluation
     """
+    import logging
+
+    from audiointerp.data.selection import select_classes
+
     loaded = load_classifier(weights, device=device)
     sr = loaded.frontend.sr
     duration_s = loaded.meta.get("train_config", {}).get("data", {}).get("duration_s", 5.0)
     ds = open_dataset(
-        data_root, sr=sr, duration_s=duration_s, folds=folds, layout=layout, classes=loaded.classes
+        data_root, sr=sr, duration_s=duration_s, folds=folds, layout=layout, esc10=esc10
     )
-    waves, labels, ids = ds.load_batch(range(len(ds)))
+    if classes:
+        ds = select_classes(ds, list(classes))
+    ds, labels, excluded = known_class_subset(ds, loaded.classes)
+    if excluded:
+        logging.getLogger(__name__).warning(
+            "%s: %d clip(s) of %d class(es) the model does not know are left out of the "
+            "accuracy: %s",
+            data_root,
+            sum(excluded.values()),
+            len(excluded),
+            ", ".join(f"{k} ({v})" for k, v in excluded.items()),
+        )
+    waves, _, ids = ds.load_batch(range(len(ds)))
+    condition = "clean"
     if noise is not None:
-        waves = paper_mix(waves, load_noise(noise, sr=sr, duration_s=duration_s), alpha=alpha)
+        added = load_noise(noise, sr=sr, duration_s=duration_s)
+        stem = Path(noise).stem if Path(noise).suffix else str(noise)
+        if snr_db is None:
+            waves, condition = paper_mix(waves, added, alpha=alpha), stem
+        else:
+            waves = mix_at_snr(waves, added, snr_db, normalize=True)[0]
+            condition = f"{stem}_snr{snr_db:g}"
+    elif snr_db is not None:
+        from audiointerp.errors import ParameterError
+
+        raise ParameterError("--snr-db needs --noise (a noise name or file to mix in)")
     result = evaluate_waves(
         loaded.model,
         loaded.frontend,
@@ -261,4 +336,4 @@ def evaluate_checkpoint(
         num_classes=len(loaded.classes),
         batch_size=batch_size,
     )
-    return CheckpointEvaluation(result, loaded.classes, ids, noise or "clean")
+    return CheckpointEvaluation(result, loaded.classes, ids, condition, excluded)

@@ -8,7 +8,8 @@ the checkpoint carries the model and frontend sections it needs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -117,6 +118,15 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.model = model_config(self.model, where="model")  # the family's own fields
+
+    def resolve_paths(self, resolve: Callable[[str], Any]) -> TrainConfig:
+        """A copy with its file paths (data root, pretrained weights) passed through
+        ``resolve`` (the notebooks: ``audiointerp.paths.repo_path``)."""
+        model = self.model
+        if getattr(model, "pretrained", None):
+            model = replace(model, pretrained=str(resolve(model.pretrained)))
+        data = replace(self.data, root=str(resolve(self.data.root)))
+        return replace(self, data=data, model=model)
 
 
 def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:

@@ -31,7 +31,6 @@ from typing import Any
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from audiointerp.config import load_yaml, save_yaml, to_dict
 from audiointerp.errors import CheckpointError
@@ -47,6 +46,7 @@ from audiointerp.models.registry import model_from_config
 from audiointerp.models.splits import Split, Splits, load_splits
 from audiointerp.models.train_config import TrainConfig
 from audiointerp.processing import Frontend, build_frontend
+from audiointerp.progress import progress_bar
 from audiointerp.runtime import default_device, seed_everything, tune_allocator
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,14 @@ def train_epoch(
     order = torch.randperm(len(data), generator=generator)
     device = data.waves.device
     loss_sum, correct, seen = 0.0, 0, 0
-    bar = tqdm(range(0, len(order), tc.batch_size), desc=desc, leave=False, disable=not progress)
+    bar = progress_bar(  # batches: a live bar on a terminal, silent in logs (one line per epoch)
+        range(0, len(order), tc.batch_size),
+        desc=desc,
+        unit="batch",
+        leave=False,
+        disable=not progress,
+        lines=False,
+    )
     for start in bar:
         idx = order[start : start + tc.batch_size].to(device)
         labels = data.labels[idx]
@@ -250,8 +257,20 @@ def train(
         log.info("resuming %s after epoch %d", out_dir, state["epoch"])
 
     stopped = state["bad_epochs"] >= (tc.patience or float("inf"))
-    epochs = tqdm(range(state["epoch"], tc.epochs), desc="epochs", disable=not progress)
-    for epoch in epochs if not stopped else ():
+    log.info(
+        "training %s on %d clips (%d classes), validating on %d, epochs %d-%d on %s",
+        cfg.model.arch,
+        len(splits.train),
+        num_classes,
+        len(splits.valid),
+        state["epoch"] + 1,
+        tc.epochs,
+        device,
+    )
+    epochs = progress_bar(
+        total=tc.epochs - state["epoch"], desc="epochs", unit="epoch", disable=not progress
+    )
+    for epoch in range(state["epoch"], tc.epochs) if not stopped else ():
         t0 = time.perf_counter()
         es = epoch_seed(tc.seed, epoch)
         seed_everything(es)  # dropout draws from the global generator
@@ -304,12 +323,19 @@ def train(
             resume_path,
         )
         pd.DataFrame(state["history"]).to_csv(out_dir / "history.csv", index=False)
-        epochs.set_postfix(train_acc=f"{record['train_acc']:.2f}", valid_acc=f"{val.accuracy:.2f}")
+        epochs.set_postfix(
+            epoch=epoch + 1,
+            train_loss=f"{record['train_loss']:.3f}",
+            train_acc=f"{record['train_acc']:.2f}",
+            valid_acc=f"{val.accuracy:.2f}",
+        )
+        epochs.update(1)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, record)
         if tc.patience is not None and state["bad_epochs"] >= tc.patience:
             log.info("early stop after epoch %d (best %d)", epoch + 1, state["best_epoch"])
             break
+    epochs.close()
     return _finish(cfg, out_dir, model, frontend, splits, state, device)
 
 
@@ -350,6 +376,7 @@ def _finish(
         "n_train": len(splits.train),
         "n_valid": len(splits.valid),
         "n_test": len(splits.test),
+        "split_warnings": list(splits.warnings),
         "n_parameters": sum(p.numel() for p in model.parameters()),
         "machine": machine_description(),
         "data_root": str(cfg.data.root),

@@ -57,6 +57,9 @@ class DatasetTraining:
         ESC-50 only: the ESC-10 subset.
     layout : str
         Loader layout (``"auto"`` detects it).
+    data : DataConfig, optional
+        A config whose training split (its folds, or its stratified ``split``, and its
+        ``classes``) is used instead of ``root``/``folds``.
     """
 
     def __init__(
@@ -70,7 +73,9 @@ class DatasetTraining:
         duration_s: float | None = 5.0,
         esc10: bool = False,
         layout: str = "auto",
+        data: DataConfig | None = None,
     ) -> None:
+        self.data = data  # when given, its training split (folds or data.split) is used
         self.root = str(root)
         self.folds = tuple(int(f) for f in folds)
         self.frontend = frontend
@@ -80,7 +85,8 @@ class DatasetTraining:
         self.esc10 = bool(esc10)
         self.layout = layout
         self._cache: dict[int, torch.Tensor] = {}
-        self.description = f"{self.root} folds {list(self.folds)} (seed {self.seed})"
+        where = data.describe_split("train") if data is not None else f"folds {list(self.folds)}"
+        self.description = f"{self.root} {where} (seed {self.seed})"
 
     @classmethod
     def from_config(
@@ -96,21 +102,26 @@ class DatasetTraining:
             duration_s=data.duration_s,
             esc10=data.esc10,
             layout=data.layout,
+            data=data,
         )
 
     def features(self, per_class: int) -> torch.Tensor:
         """Features ``(K, 1, F, T)`` of ``per_class`` seeded training clips per class (cached)."""
         if per_class not in self._cache:
             from audiointerp.data import open_dataset
+            from audiointerp.data.selection import open_split
 
-            train = open_dataset(
-                self.root,
-                sr=self.frontend.sr,
-                duration_s=self.duration_s,
-                folds=list(self.folds),
-                esc10=self.esc10,
-                layout=self.layout,
-            )
+            if self.data is not None:
+                train = open_split(self.data, "train", sr=self.frontend.sr)
+            else:
+                train = open_dataset(
+                    self.root,
+                    sr=self.frontend.sr,
+                    duration_s=self.duration_s,
+                    folds=list(self.folds),
+                    esc10=self.esc10,
+                    layout=self.layout,
+                )
             if not len(train):
                 raise DatasetError(
                     f"{self.root}: no clips in training folds {list(self.folds)}; the SHAP "

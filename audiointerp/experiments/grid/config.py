@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -41,7 +42,12 @@ class ExperimentConfig:
         from (``train_folds``).
     conditions : tuple of str
         ``clean``, ``white``, ``room``, ``event`` (the paper's mixing), ``<noise>_snr<dB>``
-        (SNR mixing), ``other_class`` (another class's event at 0 dB; needs stems).
+        (SNR mixing), ``other_class`` (another class's event at 0 dB; needs stems), or the
+        path of a noise file (named by its stem) or of a folder of noise files (one condition
+        per file), optionally ending in ``_snr<dB>``; paths become names on loading
+        (:func:`~audiointerp.experiments.grid.conditions.expand_conditions`).
+    noise_files : dict of str to str
+        Noise name -> file for the conditions given as files (filled in on loading).
     methods : dict of str to dict
         Method name (``audiointerp.interpretation.method_names()``) -> its options, as the
         method's ``from_config`` reads them (e.g. SHAP's ``background_per_class``, the slice
@@ -84,6 +90,7 @@ class ExperimentConfig:
     )
     data: DataConfig = field(default_factory=DataConfig)
     conditions: tuple[str, ...] = ("clean", "white", "room", "event")
+    noise_files: dict[str, str] = field(default_factory=dict)
     methods: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {"saliency": {}, "gradcam": {}}
     )
@@ -103,7 +110,13 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         if isinstance(self.data, dict):
             self.data = from_dict(DataConfig, self.data, where="data")
-        self.conditions = tuple(self.conditions)
+        from audiointerp.experiments.grid.conditions import expand_conditions
+
+        if isinstance(self.conditions, str):
+            self.conditions = (self.conditions,)
+        self.conditions, self.noise_files = expand_conditions(
+            tuple(self.conditions), self.noise_files
+        )
         if self.masks is not None:
             from audiointerp.interpretation.masks import MASK_NAMES, NATIVE_MASK
 
@@ -143,12 +156,18 @@ class ExperimentConfig:
         for key in (
             "output",
             "device",
+            "noise_files",  # where the noises are; their contents are hashed below
             "batch_size",
             "name",
             "sanity_clips",
             "sanity_methods",
         ):
             d.pop(key, None)
+        data = d["data"]
+        data.pop("min_per_class", None)  # a reporting threshold: never changes a row
+        for key in ("classes", "split"):  # unset: as before these fields existed (resumable)
+            if data.get(key) is None:
+                data.pop(key, None)
         d["contents"] = content_digests(self) if contents is None else contents
         blob = json.dumps(d, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
@@ -156,6 +175,30 @@ class ExperimentConfig:
     @property
     def output_dir(self) -> Path:
         return Path(self.output)
+
+    def resolve_paths(self, resolve: Callable[[str], Any]) -> ExperimentConfig:
+        """A copy with every file path passed through ``resolve`` (checkpoints, data root,
+        noises, output, methods' file options): the notebooks resolve them against the
+        repository root (``audiointerp.paths.repo_path``) whatever folder their kernel runs in.
+        """
+        from audiointerp.interpretation import method_class
+
+        def r(value: Any) -> Any:
+            return value if value is None or value == "" else str(resolve(value))
+
+        methods = {}
+        for name, options in self.methods.items():
+            keys = method_class(name).file_options
+            methods[name] = {k: (r(v) if k in keys else v) for k, v in options.items()}
+        return replace(
+            self,
+            models={k: r(v) for k, v in self.models.items()},
+            data=replace(self.data, root=r(self.data.root)),
+            noises_dir=r(self.noises_dir),
+            output=r(self.output),
+            noise_files={k: r(v) for k, v in self.noise_files.items()},
+            methods=methods,
+        )
 
 
 def _check_renamed(key: str, where: str) -> None:
@@ -184,7 +227,7 @@ def content_digests(cfg: ExperimentConfig) -> dict[str, Any]:
         if files:
             methods[name] = files
     noises = {}
-    for cond in map(parse_condition, cfg.conditions):
+    for cond in (parse_condition(c, cfg.noise_files) for c in cfg.conditions):
         path = condition_noise_path(cond, cfg.noises_dir)
         if path is not None:
             noises[cond.name] = digest(path)
@@ -270,8 +313,6 @@ def notebook_config(
     ExperimentConfig
     """
     over: dict[str, Any] = dict(overrides or {})
-    if condition is not None:
-        over["conditions"] = [condition]
     if n_clips != "config":
         over["data.n_clips"] = n_clips
     if data is not None:
@@ -281,6 +322,8 @@ def notebook_config(
     if masks is not None:
         over["masks"] = list(masks)
     cfg = load_experiment(config, over)
+    if condition is not None:  # narrowed after loading: the config's noise files name it
+        cfg = replace(cfg, conditions=(condition,))
     if model is not None:
         if model not in cfg.models and weights is None:
             raise ParameterError(

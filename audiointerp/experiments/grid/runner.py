@@ -20,7 +20,6 @@ from typing import Any
 
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from audiointerp.experiments.core.batch import StageTimer
 from audiointerp.experiments.core.explain import explain_batch
@@ -28,6 +27,7 @@ from audiointerp.experiments.grid import manifest as manifest_mod
 from audiointerp.experiments.grid.config import ExperimentConfig, content_digests
 from audiointerp.experiments.grid.session import ExperimentSession, select_clips
 from audiointerp.experiments.grid.store import ResultStore, UnitKey
+from audiointerp.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,8 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True) -> RunResult
     cfg : ExperimentConfig
         The grid.
     progress : bool
-        Show a tqdm bar over the grid's units with the estimated time left.
+        Show progress over the grid's units with the estimated time left (a tqdm bar on a
+        terminal, one line per unit in logs and files).
 
     Returns
     -------
@@ -116,7 +117,7 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True) -> RunResult
     for (model, method), reason in skips.items():
         log.warning("grid %s: %s/%s left out: %s", cfg.name, model, method, reason)
     units = grid_units(cfg, n_units, set(skips))
-    bar = tqdm(
+    bar = progress_bar(  # a live bar on a terminal, one line per unit in logs
         total=len(units),
         desc=f"grid {cfg.name}",
         unit="unit",

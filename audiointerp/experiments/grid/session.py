@@ -62,7 +62,9 @@ def label_map(dataset_classes: list[str], model_classes: list[str], where: str) 
     if missing:
         raise DatasetError(
             f"{where}: classes {missing[:5]} of the data are unknown to the model "
-            f"(model classes: {list(model_classes)[:10]}...); use data the model was trained on"
+            f"(model classes: {list(model_classes)[:10]}...); keep the model's classes with "
+            "data.classes (e.g. --set 'data.classes=[dog, rain]') or data.esc10, or use data "
+            "the model was trained on"
         )
     return np.array([list(model_classes).index(c) for c in dataset_classes])
 
@@ -92,7 +94,9 @@ class ExperimentSession:
         self.cfg = cfg
         self.device = default_device(str(device) if device is not None else cfg.device)
         self.timer = timer or StageTimer()
-        self.conditions: dict[str, Condition] = {c: parse_condition(c) for c in cfg.conditions}
+        self.conditions: dict[str, Condition] = {
+            c: parse_condition(c, cfg.noise_files) for c in cfg.conditions
+        }
         with self.timer("load_models"):
             self.classifiers = {
                 name: load_classifier(path, device=self.device) for name, path in cfg.models.items()
@@ -115,20 +119,11 @@ class ExperimentSession:
         """The test data set at ``model``'s sample rate and the chosen clip indices."""
         sr = self.classifiers[model].frontend.sr
         if sr not in self._datasets:
-            from audiointerp.data import open_dataset
+            from audiointerp.data.selection import open_split
 
             d = self.cfg.data
             with self.timer("load_data"):
-                test = open_dataset(
-                    d.root,
-                    sr=sr,
-                    duration_s=d.duration_s,
-                    folds=list(d.test_folds),
-                    esc10=d.esc10,
-                    layout=d.layout,
-                )
-            if not len(test):
-                raise DatasetError(f"{d.root}: no clips in folds {d.test_folds}")
+                test = open_split(d, "test", sr=sr)
             self._datasets[sr] = (test, select_clips(test.labels, d.n_clips, seed=self.cfg.seed))
         return self._datasets[sr]
 

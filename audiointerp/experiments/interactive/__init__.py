@@ -10,6 +10,7 @@ listening
     The self-contained HTML listening page.
 figures
     Spectrogram / attribution plots with a Hz axis.
-explorer
-    The ipywidgets explorer (:class:`Explorer`) over an :class:`ExplorerSession`.
+explorer, explorer_session, explorer_app
+    The ipywidgets explorer (:class:`Explorer`) over an :class:`ExplorerSession` (its compute
+    core), and the app notebook 07 and ``audiointerp explore`` build.
 """

@@ -93,6 +93,16 @@ class ClipAnalysis:
         """The clip's class is not one of the model's (its prediction cannot be right)."""
         return self.category is not None and self.category not in self.classes
 
+    @property
+    def label_note(self) -> str | None:
+        """What every view says about a clip of a class the model does not know (else None)."""
+        if not self.unknown_class:
+            return None
+        return (
+            f"labelled {self.category!r}, which is not one of the model's {len(self.classes)} "
+            f"classes: the prediction {self.predicted_class!r} cannot be right"
+        )
+
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` most probable classes with their probabilities."""
         order = np.argsort(-self.probs)[:k]

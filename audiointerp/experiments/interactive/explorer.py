@@ -2,16 +2,16 @@
 
 Two layers, both testable without a browser:
 
-- :class:`ExplorerSession` is the compute core: a :class:`~.clip.ClipExplainer` (every number
-  from the explain-and-score core) plus the data set clips are drawn from. Its plain methods
-  (:meth:`~ExplorerSession.pick`, :meth:`~ExplorerSession.explain`) return
-  :class:`~.clip.ClipAnalysis` / :class:`~.clip.ClipExplanation` objects. Built from an
-  experiment (:meth:`ExplorerSession.from_experiment`) it shows the grid's numbers for the
-  grid's clips.
+- :class:`~.explorer_session.ExplorerSession` is the compute core (no widgets).
 - :class:`Explorer` wires ipywidgets to a session. Its button handlers (:meth:`Explorer.on_load`,
   :meth:`Explorer.on_compute`) only read widget values, call the session and write results
   into widgets (PNG images, WAV audio players, an HTML metrics table), so a test can set
-  values, call a handler and inspect the widgets.
+  values, call a handler and inspect the widgets. Widgets without content are hidden (no
+  broken-image icons before a clip is loaded), and while a clip loads or a method computes the
+  app shows a "computing" state with its buttons disabled.
+
+Notebook 07 and ``audiointerp explore`` build it with
+:func:`~audiointerp.experiments.interactive.explorer_app.build_explorer`.
 
 In a notebook::
 
@@ -25,181 +25,42 @@ import html
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
-
-import numpy as np
+from typing import Any
 
 from audiointerp.errors import AudioInterpError
-from audiointerp.experiments.interactive.clip import ClipAnalysis, ClipExplainer, ClipExplanation
-from audiointerp.validation import check_choice
+from audiointerp.experiments.interactive.explorer_session import (
+    FILL_CHOICES,
+    SOURCES,
+    ExplorerSession,
+    takes_option,
+)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SOURCES", "Explorer", "ExplorerSession"]
+__all__ = ["SOURCES", "Explorer", "ExplorerSession", "metrics_html"]
 
-Source = Literal["random", "random from class", "by name"]
-SOURCES: tuple[str, ...] = ("random", "random from class", "by name")
-#: Interactive defaults for the perturbation methods (seconds per click on a CPU); used only
-#: without an experiment config.
-INTERACTIVE_OPTIONS: dict[str, dict[str, Any]] = {"lime": {"n_samples": 200}}
-
-
-class ExplorerSession:
-    """A clip explainer + a data set + the current clip and explanation (no widgets).
-
-    Parameters
-    ----------
-    classifier : path or LoadedClassifier
-        Checkpoint (e.g. ``weights/default_mel.pt``) or a loaded classifier.
-    data : path or AudioDataset
-        The data set clips are drawn from (opened at the model's sample rate); its training
-        folds give the methods their training context when it has them.
-    duration_s : float or None
-        Clip length (None keeps each file's length).
-    method_options : mapping, optional
-        Per-method options; default :data:`INTERACTIVE_OPTIONS`.
-    route : {"phase", "paper", "griffinlim"}
-        Resynthesis route of the masked audio.
-    seed : int
-        Seed of the random clip choice and of stochastic methods.
-    device : str, optional
-    explainer : ClipExplainer, optional
-        Used instead of building one (see :meth:`from_experiment`).
-    """
-
-    def __init__(
-        self,
-        classifier: str | Path | Any = None,
-        data: str | Path | Any = None,
-        *,
-        duration_s: float | None = 5.0,
-        method_options: Mapping[str, Mapping[str, Any]] | None = None,
-        route: str = "phase",
-        seed: int = 0,
-        device: str | None = None,
-        explainer: ClipExplainer | None = None,
-    ) -> None:
-        if explainer is None:
-            if isinstance(classifier, (str, Path)):
-                from audiointerp.models import load_classifier
-
-                classifier = load_classifier(classifier, device=device)
-            explainer = ClipExplainer.from_folder(
-                classifier,
-                data if isinstance(data, (str, Path)) else None,
-                duration_s=duration_s,
-                method_options=INTERACTIVE_OPTIONS if method_options is None else method_options,
-                seed=seed,
-                route=route,
-            )
-        self.explainer = explainer
-        self.classifier = explainer.classifier
-        if explainer.session is not None:  # the clips the experiment explains
-            data = explainer.session.dataset(explainer.model_name)[0].subset(
-                ids=explainer.session.clip_ids(explainer.model_name)
-            )
-        elif not hasattr(data, "clips"):
-            from audiointerp.data import open_dataset
-
-            data = open_dataset(data, sr=self.classifier.frontend.sr, duration_s=duration_s)
-        self.dataset = data
-        self.seed = int(seed if explainer.session is None else explainer.seed)
-        self.rng = np.random.default_rng(self.seed)
-        self.clip: ClipAnalysis | None = None
-        self.explanation: ClipExplanation | None = None
-
-    @classmethod
-    def from_experiment(
-        cls, config: Any, model: str, *, condition: str | None = None, device: str | None = None
-    ) -> ExplorerSession:
-        """Explore the clips an experiment explains, with its methods, options and condition
-        (the numbers shown equal the grid's rows)."""
-        from audiointerp.experiments.grid.session import ExperimentSession
-
-        session = ExperimentSession(config, device=device)
-        return cls(explainer=ClipExplainer.from_session(session, model, condition=condition))
-
-    @property
-    def bin_hz(self) -> np.ndarray:
-        return self.classifier.frontend.bin_frequencies_hz()
-
-    @property
-    def methods(self) -> list[str]:
-        """Methods offered: the experiment's, or every registered one this model supports
-        that needs no fitting."""
-        from audiointerp.interpretation import method_class, method_names
-
-        if self.explainer.session is not None:
-            return list(self.explainer.method_options)
-        model = self.classifier.model
-        return [
-            n
-            for n in method_names()
-            if not method_class(n).needs_fitting and method_class(n).unsupported(model) is None
-        ]
-
-    @property
-    def notes(self) -> list[str]:
-        """What readers should know about the methods' context (fallbacks)."""
-        return list(self.explainer.context.notes)
-
-    def pick(
-        self, source: Source = "random", *, category: str | None = None, name: str | None = None
-    ) -> ClipAnalysis:
-        """Choose a clip (random, random of ``category``, or by file name/id) and predict it."""
-        check_choice("source", source, SOURCES)
-        ds = self.dataset
-        if source == "by name":
-            index = ds.index_of((name or "").strip())
-        else:
-            index = ds.random_clip(self.rng, category if source == "random from class" else None)
-        ex = self.explainer
-        if ex.session is not None:
-            self.clip = ex.analyze_experiment_clip(ds.clips[index].id)
-        else:
-            wave, _, clip_id = ds[index]
-            self.clip = ex.analyze(wave, clip_id=clip_id, category=ds.clips[index].category)
-        self.explanation = None
-        return self.clip
-
-    def explain(
-        self, method: str, mask: str, *, n_freq: int | None = None, n_time: int | None = None
-    ) -> ClipExplanation:
-        """Explain the current clip's prediction with ``method`` and ``mask``.
-
-        ``n_freq`` / ``n_time`` set the grid of the most important slice (and, for the slice
-        method, its occlusion grid); default the configured slice grid.
-        """
-        if self.clip is None:
-            raise AudioInterpError("no clip loaded yet: pick a clip first")
-        overrides = None
-        method_cls = _method_class(method)
-        if method_cls.explains_region and (n_freq or n_time):
-            configured = self.explainer.options(method)
-            overrides = {
-                "n_freq": int(n_freq or configured.get("n_freq", 3)),
-                "n_time": int(n_time or configured.get("n_time", 3)),
-            }
-        self.explanation = self.explainer.explain(
-            self.clip, method, masks=[mask], overrides=overrides, n_freq=n_freq, n_time=n_time
-        )[mask]
-        return self.explanation
-
-
-def _method_class(name: str) -> Any:
-    from audiointerp.interpretation import method_class
-
-    return method_class(name)
+#: Slider range of the most-important-slice grid (time and frequency slices).
+SLICES = (1, 6)
+_SPIN = (
+    "<style>@keyframes audiointerp-spin{to{transform:rotate(360deg)}}</style>"
+    '<span style="display:inline-block;width:0.8em;height:0.8em;margin-right:0.4em;'
+    "border:2px solid #888;border-top-color:transparent;border-radius:50%;"
+    'animation:audiointerp-spin 0.8s linear infinite"></span>'
+)
 
 
 def metrics_html(values: Mapping[str, float]) -> str:
     """A small HTML table of an explanation's metrics with their units."""
-    units = {"AI": "%", "AD": "%", "AG": "%", "COMP": "nats"}
+    units = {"AI": "%", "AD": "%", "AG": "%", "COMP": "nats", "si_sdr": "dB", "si_sdri": "dB"}
     cells = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{v:.4g} {units.get(k, '')}</td></tr>"
         for k, v in values.items()
     )
     return f"<table>{cells}</table>"
+
+
+def _note(text: str) -> str:
+    return f'<div style="background:#fff4ce;padding:4px 8px;margin:2px 0">{html.escape(text)}</div>'
 
 
 class Explorer:
@@ -219,7 +80,8 @@ class Explorer:
     Attributes
     ----------
     widget : ipywidgets.VBox
-        The app; display it in a notebook.
+        The app; display it in a notebook. Its parts carry CSS classes ``audiointerp-*``
+        (``audiointerp-load``, ``audiointerp-result-image``...) for browser tests.
     """
 
     def __init__(
@@ -250,10 +112,14 @@ class Explorer:
         offered = methods or self.session.methods
         self.method = w.Dropdown(options=list(offered), description="method")
         self.mask = w.Dropdown(options=list(masks or MASK_NAMES), description="mask")
-        self.n_time = w.IntSlider(value=3, min=1, max=12, description="time slices")
-        self.n_freq = w.IntSlider(value=3, min=1, max=12, description="freq slices")
+        self.fill = w.Dropdown(options=list(FILL_CHOICES.items()), description="slice fill")
+        lo, hi = SLICES
+        self.n_time = w.IntSlider(value=3, min=lo, max=hi, description="time slices")
+        self.n_freq = w.IntSlider(value=3, min=lo, max=hi, description="freq slices")
         self.compute_button = w.Button(description="Compute", button_style="success", disabled=True)
-        self.status = w.HTML()
+        self.status = w.HTML("Choose a clip and press <b>Load clip</b>.")
+        self.notes = w.HTML(_context_notes(self.session.notes))
+        self.clip_info = w.HTML()
         self.clip_image = w.Image(format="png")
         self.original_audio = w.Audio(format="wav", autoplay=False, loop=False)
         self.result_image = w.Image(format="png")
@@ -261,20 +127,32 @@ class Explorer:
         self.audio_out = w.Audio(format="wav", autoplay=False, loop=False)
         self.audio_slice = w.Audio(format="wav", autoplay=False, loop=False)
         self.metrics = w.HTML()
+        self._gain = 1.0  # the current clip's listening gain (one for all its versions)
         self.load_button.on_click(self.on_load)
         self.compute_button.on_click(self.on_compute)
         self.source.observe(self._sync_source, names="value")
+        self.method.observe(self._sync_method, names="value")
         self._sync_source()
+        self._sync_method()
 
         def labelled(label: str, widget: Any) -> Any:
-            return w.VBox([w.Label(label), widget])
+            return w.VBox([w.HTML(f"<b>{html.escape(label)}</b>"), widget])
 
-        self.widget = w.VBox(
+        self.clip_box = w.VBox(
             [
-                w.HBox([self.source, self.category, self.name, self.load_button]),
-                w.HBox([self.clip_image, labelled("original", self.original_audio)]),
-                w.HBox([self.method, self.mask, self.n_time, self.n_freq, self.compute_button]),
-                self.status,
+                self.clip_info,
+                w.HBox(
+                    [
+                        self.clip_image,
+                        labelled(
+                            "model input (resampled, mono, peak-normalised)", self.original_audio
+                        ),
+                    ]
+                ),
+            ]
+        )
+        self.result_box = w.VBox(
+            [
                 self.result_image,
                 w.HBox(
                     [
@@ -286,6 +164,44 @@ class Explorer:
                 ),
             ]
         )
+        for part in (self.clip_box, self.result_box):
+            part.layout.display = "none"  # nothing to show yet: no empty (broken) images
+        names = {
+            "source": self.source,
+            "category": self.category,
+            "name": self.name,
+            "load": self.load_button,
+            "method": self.method,
+            "mask": self.mask,
+            "fill": self.fill,
+            "n-time": self.n_time,
+            "n-freq": self.n_freq,
+            "compute": self.compute_button,
+            "status": self.status,
+            "notes": self.notes,
+            "clip-info": self.clip_info,
+            "clip-image": self.clip_image,
+            "original-audio": self.original_audio,
+            "result-image": self.result_image,
+            "audio-in": self.audio_in,
+            "audio-out": self.audio_out,
+            "audio-slice": self.audio_slice,
+            "metrics": self.metrics,
+        }
+        for key, widget in names.items():
+            widget.add_class(f"audiointerp-{key}")
+        self.widget = w.VBox(
+            [
+                w.HBox([self.source, self.category, self.name, self.load_button]),
+                self.status,
+                self.notes,
+                self.clip_box,
+                w.HBox([self.method, self.mask, self.fill, self.compute_button]),
+                w.HBox([self.n_time, self.n_freq]),
+                self.result_box,
+            ]
+        )
+        self.widget.add_class("audiointerp-explorer")
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -296,6 +212,18 @@ class Explorer:
         self.category.disabled = self.source.value != "random from class"
         self.name.disabled = self.source.value != "by name"
 
+    def _sync_method(self, _change: object = None) -> None:
+        self.fill.disabled = not (self.method.value and takes_option(self.method.value, "fill"))
+
+    def _busy(self, message: str) -> None:
+        """Show that something is computing; keep the buttons from being pressed twice."""
+        self.status.value = f"{_SPIN}{html.escape(message)}"
+        self.load_button.disabled = self.compute_button.disabled = True
+
+    def _idle(self) -> None:
+        self.load_button.disabled = False
+        self.compute_button.disabled = self.session.clip is None
+
     def _error(self, exc: Exception) -> None:
         self.status.value = f'<span style="color:#b00">{html.escape(str(exc))}</span>'
         log.info("explorer: %s", exc)
@@ -303,54 +231,89 @@ class Explorer:
     def on_load(self, _button: object = None) -> None:
         """Pick a clip from the widgets' choice, show its spectrogram, prediction and audio."""
         from audiointerp.experiments.interactive.figures import clip_figure, figure_bytes
-        from audiointerp.experiments.interactive.listening import wav_bytes
+        from audiointerp.experiments.interactive.listening import listening_gain, wav_bytes
 
         s = self.session
+        what = self.name.value if self.source.value == "by name" else self.source.value
+        self._busy(f"loading {what} ...")
         try:
-            clip = s.pick(self.source.value, category=self.category.value, name=self.name.value)
-        except AudioInterpError as exc:  # bad name etc.: say so, keep the app alive
-            self._error(exc)
-            return
-        self.clip_image.value = figure_bytes(clip_figure(clip, s.bin_hz), dpi=90)
-        self.original_audio.value = wav_bytes(clip.wave, clip.sr)
-        top = ", ".join(f"{c} {p:.2f}" for c, p in clip.top(3))
-        truth = f"; true class {clip.true_class}" if clip.true_class else ""
-        self.status.value = (
-            f"<b>{html.escape(clip.clip_id)}</b>: {html.escape(top)}{html.escape(truth)}"
-        )
-        for audio in (self.audio_in, self.audio_out, self.audio_slice):
-            audio.value = b""
-        self.result_image.value = b""
-        self.metrics.value = ""
-        self.compute_button.disabled = False
+            try:
+                clip = s.pick(self.source.value, category=self.category.value, name=self.name.value)
+            except AudioInterpError as exc:  # bad name etc.: say so, keep the app alive
+                self._error(exc)
+                return
+            self.result_box.layout.display = "none"
+            for audio in (self.audio_in, self.audio_out, self.audio_slice):
+                audio.value = b""
+            self.result_image.value = b""
+            self.metrics.value = ""
+            self.clip_image.value = figure_bytes(clip_figure(clip, s.bin_hz), dpi=90)
+            self._gain = listening_gain(clip.wave)
+            self.original_audio.value = wav_bytes(self._gain * clip.wave, clip.sr)
+            self.clip_box.layout.display = None
+            top = ", ".join(f"{c} {p:.2f}" for c, p in clip.top(3))
+            truth = f"; true class {clip.true_class}" if clip.true_class else ""
+            if clip.unknown_class:
+                truth = f"; labelled {clip.category} (unknown to the model)"
+            self.clip_info.value = (
+                f"<b>{html.escape(clip.clip_id)}</b>: {html.escape(top)}{html.escape(truth)}"
+                f"<br><small>{html.escape(s.source_description())}</small>"
+            )
+            self.status.value = (
+                f"<b>{html.escape(clip.clip_id)}</b> loaded: choose a method and a mask, then "
+                "press <b>Compute</b>."
+            )
+            self.notes.value = _context_notes(s.notes, clip.label_note)
+        finally:
+            self._idle()
 
     def on_compute(self, _button: object = None) -> None:
         """Explain the current clip with the chosen method and mask; show maps, audio, metrics."""
         from audiointerp.experiments.interactive.figures import explanation_figure, figure_bytes
-        from audiointerp.experiments.interactive.listening import wav_bytes
+        from audiointerp.experiments.interactive.listening import listening_gain, wav_bytes
 
         s = self.session
-        self.status.value = "computing..."
-        try:
-            ex = s.explain(
-                self.method.value,
-                self.mask.value,
-                n_freq=self.n_freq.value,
-                n_time=self.n_time.value,
-            )
-        except AudioInterpError as exc:
-            self._error(exc)
+        if s.clip is None:
+            self._error(AudioInterpError("no clip loaded yet: press Load clip first"))
             return
         clip = s.clip
-        self.result_image.value = figure_bytes(explanation_figure(clip, ex, s.bin_hz), dpi=90)
-        # One gain for the three versions so their loudness can be compared by ear.
-        peak = max(float(np.abs(y).max()) for y in (ex.audio_in, ex.audio_out, ex.rect_audio))
-        gain = min(1.0, 0.99 / peak) if peak > 0 else 1.0
-        self.audio_in.value = wav_bytes(gain * ex.audio_in, clip.sr)
-        self.audio_out.value = wav_bytes(gain * ex.audio_out, clip.sr)
-        self.audio_slice.value = wav_bytes(gain * ex.rect_audio, clip.sr)
-        self.metrics.value = metrics_html(ex.metrics)
-        self.status.value = (
-            f"<b>{html.escape(clip.clip_id)}</b>: {html.escape(ex.method)} / "
-            f"{html.escape(ex.mask_name)} done"
-        )
+        self.result_box.layout.display = "none"  # the previous result is not this one's
+        self._busy(f"computing {self.method.value} / {self.mask.value} on {clip.clip_id} ...")
+        try:
+            try:
+                ex = s.explain(
+                    self.method.value,
+                    self.mask.value,
+                    n_freq=self.n_freq.value,
+                    n_time=self.n_time.value,
+                    fill=None if self.fill.disabled else self.fill.value,
+                )
+            except AudioInterpError as exc:
+                self._error(exc)
+                return
+            self.result_image.value = figure_bytes(explanation_figure(clip, ex, s.bin_hz), dpi=90)
+            # One gain for the input and the three versions, so loudness compares by ear and
+            # nothing clips (masked audio can be louder than the input).
+            gain = listening_gain(clip.wave, ex.audio_in, ex.audio_out, ex.rect_audio)
+            if gain != self._gain:
+                self._gain = gain
+                self.original_audio.value = wav_bytes(gain * clip.wave, clip.sr)
+            self.audio_in.value = wav_bytes(gain * ex.audio_in, clip.sr)
+            self.audio_out.value = wav_bytes(gain * ex.audio_out, clip.sr)
+            self.audio_slice.value = wav_bytes(gain * ex.rect_audio, clip.sr)
+            self.metrics.value = metrics_html(ex.metrics)
+            self.result_box.layout.display = None
+            self.status.value = (
+                f"<b>{html.escape(clip.clip_id)}</b>: {html.escape(ex.method)} / "
+                f"{html.escape(ex.mask_name)} done; audio scaled by {gain:.3f} (one gain for "
+                "the input and every version)"
+            )
+            self.notes.value = _context_notes(s.notes, clip.label_note)
+        finally:
+            self._idle()
+
+
+def _context_notes(notes: Sequence[str], label_note: str | None = None) -> str:
+    parts = [_note(f"Note: the clip is {label_note}.")] if label_note else []
+    parts += [_note(f"Note: {n}.") for n in notes]
+    return "".join(parts)

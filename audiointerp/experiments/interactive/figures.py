@@ -28,9 +28,17 @@ __all__ = [
     "plot_attribution",
     "plot_spectrogram",
     "set_hz_axis",
+    "unknown_label_line",
 ]
 
 _NICE_HZ = (50, 100, 200, 500, 1000, 2000, 4000, 8000, 16000)
+
+
+def unknown_label_line(clip: ClipAnalysis) -> str:
+    """A title line for a clip whose label the model does not know (``""`` otherwise)."""
+    if not clip.unknown_class:
+        return ""
+    return f"\nlabel {clip.category!r} is not a class of this model"
 
 
 def set_hz_axis(ax: Axes, bin_hz: np.ndarray, *, label: bool = True) -> None:
@@ -164,7 +172,7 @@ def illustration_figure(
         vmin=vmin,
         vmax=vmax,
         title=f"original: {clip.clip_id}\npredicted {clip.predicted_class} "
-        f"({clip.probs[clip.prediction]:.2f})",
+        f"({clip.probs[clip.prediction]:.2f})" + unknown_label_line(clip),
     )
     fig.colorbar(im, ax=axes[0, 0], label="dB", fraction=0.05)
     for j, method in enumerate(methods, start=1):
@@ -231,7 +239,7 @@ def clip_figure(
         bin_hz,
         duration_s=len(clip.wave) / clip.sr,
         title=f"{clip.clip_id}: predicted {clip.predicted_class} "
-        f"p={clip.probs[clip.prediction]:.2f}{truth}",
+        f"p={clip.probs[clip.prediction]:.2f}{truth}" + unknown_label_line(clip),
     )
     fig.colorbar(im, ax=ax, label="dB")
     return fig

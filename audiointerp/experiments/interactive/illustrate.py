@@ -341,14 +341,15 @@ def _illustrate_model(
     (out / "figure.png").write_bytes(png)
     (out / "figure.pdf").write_bytes(figures.figure_bytes(fig, fmt="pdf"))
     # One gain for every version of the clip: relative loudness stays audible, nothing clips.
-    signals = [analysis.wave] + [
-        a
-        for ex in explanations.values()
-        for e in ex.values()
-        for a in (e.audio_in, e.audio_out, e.rect_audio)
-    ]
-    peak = max(float(np.abs(s).max()) for s in signals)
-    gain = min(1.0, 0.99 / peak) if peak > 0 else 1.0
+    gain = listening.listening_gain(
+        analysis.wave,
+        *(
+            a
+            for ex in explanations.values()
+            for e in ex.values()
+            for a in (e.audio_in, e.audio_out, e.rect_audio)
+        ),
+    )
     sr = analysis.sr
     files = {"original": write_audio(out / "audio" / "original.wav", gain * analysis.wave, sr)}
     versions: dict[str, dict[str, dict[str, object]]] = {}
@@ -375,7 +376,7 @@ def _illustrate_model(
     pd.DataFrame(rows).to_csv(metrics_csv, index=False)
     truth = f"true class {analysis.true_class}; " if analysis.true_class else ""
     if analysis.unknown_class:
-        truth = f"true class {analysis.category} (NOT one of the model's classes); "
+        truth = f"NOTE: {analysis.label_note}; "
     where = (
         f"experiment {explainer.session.cfg.name!r}, condition {explainer.condition!r}; "
         if explainer.session is not None
@@ -386,8 +387,9 @@ def _illustrate_model(
         f"{truth}predicted {analysis.predicted_class} "
         f"(p = {analysis.probs[analysis.prediction]:.3f}); "
         f"model {getattr(classifier.config, 'arch', '?')} on {frontend.config.kind} features; "
-        f"{where}resynthesis route {explainer.route!r}; audio scaled by {gain:.3f} (same for "
-        "every version); the original is the model's input (resampled, mono, peak-normalised)."
+        f"{where}resynthesis route {explainer.route!r}; every version is scaled by one gain, "
+        f"{gain:.3f}, so nothing peaks above -1 dBFS or clips; the original is the "
+        "model's input (resampled, mono, cropped or padded, peak-normalised)."
         + (" " + " ".join(f"Note: {n}." for n in notes) if notes else "")
     )
     masks_shown = list(dict.fromkeys(m for ex in explanations.values() for m in ex))

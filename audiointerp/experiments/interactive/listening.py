@@ -15,7 +15,19 @@ from dataclasses import dataclass
 import numpy as np
 import soundfile as sf
 
-__all__ = ["PageSection", "audio_bytes", "audio_data_uri", "listening_page", "wav_bytes"]
+__all__ = [
+    "LISTENING_PEAK",
+    "PageSection",
+    "audio_bytes",
+    "audio_data_uri",
+    "listening_gain",
+    "listening_page",
+    "wav_bytes",
+]
+
+#: Peak of the loudest version of a clip in audio written for listening: -1 dBFS, the usual
+#: headroom, so that no sample (and no peak between samples, once resampled by a player) clips.
+LISTENING_PEAK = 10 ** (-1 / 20)
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1400px; }
@@ -25,6 +37,30 @@ th, td { border: 1px solid #ccc; padding: 4px 8px; vertical-align: top; text-ali
 th { background: #f3f3f3; } audio { width: 220px; height: 32px; display: block; }
 .metrics { font-size: 0.8em; color: #555; } .note { background: #f8f8f8; padding: 0.6em; }
 """
+
+
+def listening_gain(*signals: np.ndarray | None, peak: float = LISTENING_PEAK) -> float:
+    """The one gain for every version of a clip (original, masked-in/out, slice).
+
+    The loudest of ``signals`` comes out at ``peak``; quieter sets are never amplified (gain
+    at most 1), so relative loudness between versions, and between the clip and its parts, is
+    what the model heard. Masked audio can be louder than the input (phases no longer cancel),
+    which is why the gain is computed over every version, not the input alone.
+
+    Parameters
+    ----------
+    *signals : np.ndarray or None
+        The versions, any shapes (``None`` entries are ignored).
+    peak : float
+        Target peak of the loudest version.
+
+    Returns
+    -------
+    float
+        In ``(0, 1]``.
+    """
+    top = max((float(np.abs(y).max()) for y in signals if y is not None and np.size(y)), default=0)
+    return min(1.0, peak / top) if top > 0 else 1.0
 
 
 def audio_bytes(y: np.ndarray, sr: int, *, fmt: str = "WAV") -> bytes:
@@ -54,6 +90,9 @@ def audio_data_uri(y: np.ndarray, sr: int) -> str:
     return "data:audio/flac;base64," + base64.b64encode(audio_bytes(y, sr, fmt="FLAC")).decode(
         "ascii"
     )
+
+
+ORIGINAL_LABEL = "original (the model input: resampled, mono, peak-normalised)"
 
 
 def _audio(uri: str, label: str) -> str:
@@ -111,7 +150,7 @@ def _section(sec: PageSection) -> str:
         rows.append(f"<tr><th>{html.escape(method)}{slice_html}</th>{''.join(cells)}</tr>")
     return (
         f'<h2>{html.escape(sec.heading)}</h2>\n<p class="note">{html.escape(sec.summary)}</p>\n'
-        f"{_audio(audio_data_uri(sec.original, sec.sr), 'original')}\n"
+        f"{_audio(audio_data_uri(sec.original, sec.sr), ORIGINAL_LABEL)}\n"
         f'<p><img alt="original and masked spectrograms" src="{img}"></p>\n'
         f"<table><tr><th>method</th>{head}</tr>\n" + "\n".join(rows) + "\n</table>\n"
     )
