@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from audiointerp.errors import AudioInterpError
+from audiointerp.errors import AudioInterpError, os_error_message
 
 # name -> module under audiointerp.commands, in the order shown by --help.
 COMMANDS: dict[str, str] = {
@@ -75,6 +75,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except AudioInterpError as exc:
         print(f"audiointerp {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        # Environment faults (disk full, permissions, read-only or misplaced output): one
+        # line with the file and the fix. The traceback stays available with -v.
+        log.debug("%s failed", args.command, exc_info=True)
+        place = getattr(args, "out", None) or getattr(args, "output", None)
+        message = os_error_message(exc, fallback=str(place) if place else None)
+        print(f"audiointerp {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"audiointerp {args.command}: interrupted", file=sys.stderr)

@@ -12,6 +12,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from audiointerp.errors import naming_file
+
 _CHUNK = 1 << 20
 
 
@@ -46,7 +48,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with naming_file(path), os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())

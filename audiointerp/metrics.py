@@ -19,11 +19,42 @@ _EPS = 1e-12
 
 
 def _np(x: Any, name: str, ndim: int | None = None) -> np.ndarray:
+    """``x`` as float64, checked: numeric, of rank ``ndim``, every value finite (one
+    vectorised pass; a NaN here would otherwise surface as a silently wrong table mean)."""
     arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise ParameterError(f"{name} must be numeric, got dtype {arr.dtype}")
     arr = arr.astype(np.float64, copy=False)
     if ndim is not None and arr.ndim != ndim:
         raise ParameterError(f"{name} must have {ndim} dimensions, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        raise ParameterError(
+            f"{name} holds {bad} NaN or Inf value(s) of {arr.size}; the model or the method "
+            "produced non-finite numbers (check the checkpoint and the input audio)"
+        )
     return arr
+
+
+def _probs(x: Any, name: str) -> np.ndarray:
+    arr = _np(x, name, 2)
+    if arr.size and (arr.min() < 0.0 or arr.max() > 1.0 + 1e-6):
+        raise ParameterError(
+            f"{name} must hold probabilities in [0, 1], got values in "
+            f"[{arr.min():.3g}, {arr.max():.3g}]; pass softmax outputs, not logits"
+        )
+    return arr
+
+
+def _target(target: Any, n: int, n_classes: int) -> np.ndarray:
+    t = _np(target, "target", 1)
+    if t.shape != (n,):
+        raise ParameterError(f"target must have shape ({n},), one class per clip, got {t.shape}")
+    if not np.array_equal(t, np.round(t)) or (n and (t.min() < 0 or t.max() >= n_classes)):
+        raise ParameterError(
+            f"target must hold class indices in [0, {n_classes}), got {np.unique(t)[:5].tolist()}"
+        )
+    return t.astype(np.int64)
 
 
 def _flat(x: Any, name: str) -> np.ndarray:
@@ -51,12 +82,12 @@ def fidelity(p: Any, p_in: Any, p_out: Any, target: Any = None) -> dict[str, np.
         ``AG = 100 max(0, p_in[c] - p[c]) / (1 - p[c])`` (0 when ``p[c] = 1``: nothing to gain);
         ``FidIn = [argmax p_in = c]``.
     """
-    p, p_in, p_out = (_np(v, n, 2) for v, n in ((p, "p"), (p_in, "p_in"), (p_out, "p_out")))
+    p, p_in, p_out = (_probs(v, n) for v, n in ((p, "p"), (p_in, "p_in"), (p_out, "p_out")))
     if not p.shape == p_in.shape == p_out.shape:
         raise ParameterError(
             f"p, p_in, p_out shapes differ: {p.shape}, {p_in.shape}, {p_out.shape}"
         )
-    c = p.argmax(1) if target is None else _np(target, "target", 1).astype(np.int64)
+    c = p.argmax(1) if target is None else _target(target, p.shape[0], p.shape[1])
     rows = np.arange(p.shape[0])
     pc, pin, pout = p[rows, c], p_in[rows, c], p_out[rows, c]
     gain_room = 1.0 - pc

@@ -54,11 +54,31 @@ def tune_allocator() -> bool:
     return _allocator_tuned
 
 
-def default_device(device: str | None = None) -> torch.device:
-    """Return ``device`` if given, else CUDA when available, else CPU."""
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def default_device(device: str | torch.device | None = None) -> torch.device:
+    """Return ``device`` if given, else CUDA when available, else CPU.
+
+    Raises
+    ------
+    ParameterError
+        ``device`` is not a torch device name, or names CUDA on a machine without it.
+    """
+    from audiointerp.errors import ParameterError
+    from audiointerp.validation import check_device
+
+    if not device:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(check_device("device", device))
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ParameterError(
+            f"device={str(device)!r} but this machine has no usable CUDA; use device=cpu or "
+            "leave it unset (CUDA when present, else CPU)"
+        )
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ParameterError(
+            f"device={str(device)!r} but this machine has {torch.cuda.device_count()} CUDA "
+            "device(s); use cuda:0 or leave it unset"
+        )
+    return dev
 
 
 def seed_everything(seed: int) -> None:

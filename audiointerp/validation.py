@@ -79,3 +79,24 @@ def check_tensor(
     if finite and x.numel() and not bool(torch.isfinite(x).all()):
         raise ParameterError(f"{name} contains NaN or Inf values")
     return x
+
+
+def check_device(name: str, device: Any) -> Any:
+    """Return ``device`` if it names a torch device (``"cpu"``, ``"cuda"``, ``"cuda:1"``...).
+
+    ``None`` passes (it means CUDA when present, else CPU). Whether the device exists on this
+    machine is checked where it is used (:func:`audiointerp.runtime.default_device`), so a
+    config written on a GPU machine still loads elsewhere.
+    """
+    if device is None or isinstance(device, torch.device):
+        return device
+    if not isinstance(device, str) or not device.strip():
+        raise ParameterError(f"{name}={device!r} is not a device; use cpu, cuda or cuda:<index>")
+    try:
+        torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ParameterError(
+            f"{name}={device!r} is not a torch device; use cpu, cuda, cuda:<index> or mps, or "
+            "leave it unset (CUDA when present, else CPU)"
+        ) from None
+    return device

@@ -16,8 +16,8 @@
 # %% [markdown]
 # # 01 — Train the log-STFT classifier
 #
-# Trains the default **log-STFT** classifier (a quarter-width PANNs Cnn6 on 257 x 313 log-STFT
-# features) on the synthetic benchmark: folds 1-3 train, fold 4 selects the best epoch, fold 5
+# Trains the default **log-STFT** classifier (an eighth-width PANNs Cnn6 on 257 x 313 log-STFT
+# features, pooled 2x in frequency) on the synthetic benchmark: folds 1-3 train, fold 4 selects the best epoch, fold 5
 # tests. Everything happens in the package (`audiointerp.models.train`); the same run is
 # `audiointerp train --config configs/default_stft.yaml --out results/runs/default_stft`.
 # Re-running with the same parameters resumes an interrupted run. The run folder receives the

@@ -176,13 +176,22 @@ def test_grid_leaves_attention_methods_out_on_cnns(tmp_path_factory, tmp_path):
     over = tiny.overrides(
         tmp_path / "out",
         models={"mel": tiny.models["mel"], "ast": str(ast_path)},
-        methods={"saliency": {}, "amt": {}},
+        methods={"saliency": {}, "gradcam": {}, "amt": {}},
         conditions=["clean"],
         sanity_clips=1,
     )
     result = run_experiment(load_experiment(None, over), progress=False)
     pairs = set(zip(result.table["model"], result.table["method"], strict=True))
-    assert pairs == {("mel", "saliency"), ("ast", "saliency"), ("ast", "amt")}
+    assert pairs == {
+        ("mel", "saliency"),
+        ("mel", "gradcam"),
+        ("ast", "saliency"),
+        ("ast", "gradcam"),
+        ("ast", "amt"),
+    }
+    # token maps resolve the token grid (32 x 126 features, 4 x 8 patches), gradients every bin
+    res = result.manifest["resolution"]["ast"]
+    assert res["amt"] == res["gradcam"] == [8, 16] and res["saliency"] == [32, 126]
     assert "native" in set(result.table.loc[result.table["method"] == "amt", "mask"])
     skipped = result.manifest["skipped"]
     assert [(s["model"], s["method"]) for s in skipped] == [("mel", "amt")]

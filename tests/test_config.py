@@ -32,7 +32,7 @@ def test_nested_dict_builds_nested_dataclasses():
 
 
 def test_unknown_key_names_source_and_valid_keys():
-    with pytest.raises(ParameterError, match=r"my.yaml.inner: unknown key\(s\) \['nfft'\].*n_fft"):
+    with pytest.raises(ParameterError, match=r"my.yaml: inner: unknown key\(s\) \['nfft'\].*n_fft"):
         from_dict(Outer, {"inner": {"nfft": 1}}, where="my.yaml")
 
 

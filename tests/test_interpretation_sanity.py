@@ -64,3 +64,33 @@ def test_model_independent_method_fails():
     result = cascading_randomization(InputEcho(), model, x)
     np.testing.assert_allclose(result.correlations, 1.0)
     assert not result.passed
+
+
+# --- intervals and verdicts --------------------------------------------------------------------
+def test_mean_interval_and_verdict_by_hand():
+    from audiointerp.interpretation.sanity import mean_interval, verdict
+
+    assert mean_interval(np.full(20, 0.25)) == (0.25, 0.25, 0.25)  # no spread, no width
+    assert mean_interval(np.array([0.7])) == (0.7, 0.7, 0.7)
+    m, lo, hi = mean_interval(np.r_[np.zeros(10), np.ones(10)], seed=3)
+    assert m == 0.5 and 0.25 < lo < 0.5 < hi < 0.75  # about mean -/+ 1.96 * 0.5 / sqrt(20)
+    assert mean_interval(np.r_[np.zeros(10), np.ones(10)], seed=3) == (m, lo, hi)  # seeded
+    assert verdict(0.1, 0.4, 0.5) == "pass"
+    assert verdict(0.5, 0.9, 0.5) == "fail"
+    assert verdict(0.4, 0.6, 0.5) == "inconclusive"
+
+
+def test_intervals_over_twenty_clips_and_seeded_stochastic_methods():
+    torch.manual_seed(0)
+    model = SmallCnn().eval()
+    x = torch.randn(20, 1, 10, 12, generator=torch.Generator().manual_seed(1))
+    res = cascading_randomization(get_method("saliency"), model, x, seed=0)
+    assert res.correlations.shape == (4, 20)
+    assert res.mean.shape == res.low.shape == res.high.shape == (4,)
+    assert (res.low <= res.mean).all() and (res.mean <= res.high).all()
+    np.testing.assert_allclose(res.mean, np.abs(res.correlations).mean(axis=1))
+    assert res.status == "pass" and res.high[-1] < res.threshold
+    # a random map is reseeded identically for every model: it ignores the model and fails
+    noise = cascading_randomization(get_method("random"), model, x, seed=0)
+    np.testing.assert_allclose(noise.correlations, 1.0)
+    assert noise.status == "fail" and not noise.passed

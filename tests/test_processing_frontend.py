@@ -171,9 +171,20 @@ def test_config_paper_setting_and_yaml_dict():
             "win_length": 1024,
             "hop_length": 320,
             "fmax": 14000,
+            "pad_mode": "reflect",
+            "htk": True,
+            "mel_norm": None,
         },
     )
     assert same == cfg
+    stft = FrontendConfig.paper_esc50("stft")  # the study's STFT model: 16 kHz, 512 / 256
+    assert (stft.sr, stft.n_fft, stft.win_length, stft.hop_length, stft.n_bins) == (
+        16000,
+        512,
+        512,
+        256,
+        257,
+    )
     assert build_frontend({"kind": "stft"}).n_bins == 257
     assert FrontendConfig(win_length=None).win_length == 512
     assert FrontendConfig(fmax=None).fmax == 8000

@@ -192,3 +192,86 @@ def test_overrides_and_config_errors(tmp_path):
     assert (
         load_experiment(None, {"output": "x"}).fingerprint() == load_experiment(None).fingerprint()
     )
+
+
+def test_sanity_files_schema_and_verdicts(tmp_path):
+    """Grid sanity: sanity.csv per method, cascade.csv per step, the plot; oracle skipped."""
+    from audiointerp.experiments.grid.sanity import (
+        CASCADE_COLUMNS,
+        SANITY_COLUMNS,
+        cascade_path,
+        plot_path,
+        run_sanity,
+        sanity_path,
+    )
+    from audiointerp.interpretation import get_method
+    from audiointerp.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("cnn6", num_classes=3, num_bins=16, width=0.125).eval()
+    x = torch.randn(20, 1, 16, 24, generator=torch.Generator().manual_seed(0)) * 10 - 50
+    methods = {n: get_method(n) for n in ("saliency", "energy", "random", "oracle")}
+    ids = [f"clip{i}" for i in range(20)]
+    df = run_sanity("m", model, x, methods, output=tmp_path, ids=ids, seed=0)
+    assert list(df.columns) == list(SANITY_COLUMNS)
+    status = dict(zip(df["method"], df["status"], strict=True))
+    assert status == {"saliency": "pass", "energy": "fail", "random": "fail", "oracle": "skipped"}
+    assert (df["n_clips"] == 20).all()
+    cascade = pd.read_csv(cascade_path(tmp_path, "m"))
+    assert list(cascade.columns) == list(CASCADE_COLUMNS)
+    n_layers = int(df.loc[df["method"] == "saliency", "n_layers"].iloc[0])
+    assert len(cascade) == 3 * n_layers  # oracle has no curve
+    sal = cascade[cascade["method"] == "saliency"].sort_values("step")
+    assert sal["layer"].iloc[0] == "fc_out" and sal["step"].tolist() == list(range(1, n_layers + 1))
+    assert (sal["rho_low"] <= sal["rho_mean"]).all() and (sal["rho_mean"] <= sal["rho_high"]).all()
+    assert plot_path(tmp_path, "m").stat().st_size > 1000
+    # read back, not recomputed
+    assert run_sanity("m", model, x, {}, output=tmp_path).equals(
+        pd.read_csv(sanity_path(tmp_path, "m"))
+    )
+
+
+def test_reference_methods_aliases_and_resolutions_in_the_grid(tiny, tmp_path):
+    over = tiny.overrides(
+        tmp_path / "out",
+        conditions=["clean"],
+        methods={
+            "saliency": {},
+            "saliency_abs": {"method": "saliency", "abs": True},
+            "gradcam": {},
+            "lime": {"n_samples": 8, "batch_size": 8, "segmentation": "grid"},
+            "random": {},
+            "energy": {},
+            "oracle": {},
+        },
+        masks=["minmax", "bin"],
+        sanity_clips=4,
+        sanity_methods=["saliency_abs", "energy", "oracle"],
+    )
+    res = run_experiment(load_experiment(None, over), progress=False)
+    df = res.table
+    assert set(df["method"]) == set(over["methods"])
+    sanity = pd.read_csv(tmp_path / "out" / "mel" / "sanity.csv")
+    assert dict(zip(sanity["method"], sanity["status"], strict=True))["oracle"] == "skipped"
+    assert (sanity["n_clips"] == 4).all()
+    assert (tmp_path / "out" / "stft" / "cascade.csv").is_file()
+    assert (tmp_path / "out" / "stft" / "sanity.png").is_file()
+    oracle = df[df["method"] == "oracle"]
+    assert set(oracle["mask"]) == {"minmax", "bin", "native"}  # the ideal mask itself
+    native = oracle[oracle["mask"] == "native"]
+    assert (native["loc_auc"] == 1.0).all() and native["FidIn"].between(0, 1).all()
+    rand = df[(df["method"] == "random") & (df["mask"] == "minmax")]
+    assert rand["loc_auc"].between(0.3, 0.7).all()  # chance
+    # the alias is saliency's magnitude: its bin mask keeps every non-zero gradient
+    sal_abs = df[(df["method"] == "saliency_abs") & (df["mask"] == "bin")]
+    sal = df[(df["method"] == "saliency") & (df["mask"] == "bin")]
+    assert (sal_abs["SPS"].to_numpy() <= sal["SPS"].to_numpy() + 1e-9).all()
+    # effective map resolution per model and method: [n_freq, n_time]
+    grid = res.manifest["resolution"]
+    assert set(grid) == {"mel", "stft"}
+    mel = grid["mel"]
+    assert mel["lime"] == [4, 8] and mel["random"] == mel["energy"] == mel["oracle"]
+    assert mel["saliency"] == mel["saliency_abs"] and mel["saliency"][1] == mel["oracle"][1]
+    assert mel["gradcam"][0] < mel["saliency"][0] and mel["gradcam"][1] < mel["saliency"][1]
+    assert res.manifest["methods"]["mel"]["methods"]["saliency_abs"]["abs"] is True
+    assert res.manifest["references"] == {"random": "chance", "energy": "input", "oracle": "ideal"}

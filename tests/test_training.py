@@ -212,8 +212,9 @@ def test_mask_fill_option_is_validated():
     from audiointerp.models.train_config import OptimConfig
 
     assert OptimConfig(mask_fill="floor").mask_fill == "floor"
+    assert OptimConfig(mask_fill="zero").mask_fill == "zero"  # the study's torchaudio fill
     with pytest.raises(ParameterError, match="mask_fill"):
-        OptimConfig(mask_fill="zero")
+        OptimConfig(mask_fill="noise")
 
 
 def test_mixup_is_a_convex_combination_with_a_permutation():

@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--route",
         default="phase",
-        choices=("phase", "paper", "griffinlim"),
+        choices=("phase", "paper", "paper_nnls", "griffinlim"),
         help="resynthesis route (default phase)",
     )
     parser.add_argument(

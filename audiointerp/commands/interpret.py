@@ -87,7 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--route",
         default="phase",
-        help="with --audio: resynthesis route (phase, paper, griffinlim)",
+        help="with --audio: resynthesis route (phase, paper, paper_nnls, griffinlim)",
     )
     add_set_option(parser, "lime.n_samples=200")
     parser.add_argument("--seed", type=int, default=0, help="with --audio: seed of LIME/SHAP")

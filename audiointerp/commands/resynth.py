@@ -16,7 +16,11 @@ HELP = "resynthesize an audio file through a frontend (all-ones mask) and report
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audio", required=True, help="input audio file (any soundfile format)")
-    parser.add_argument("--out", required=True, help="output WAV file (32-bit float)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="output audio file: .wav (32-bit float), .flac (24-bit), .ogg, .aiff or .mp3",
+    )
     parser.add_argument(
         "--frontend",
         choices=["stft", "mel"],
@@ -31,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--route",
-        choices=["phase", "paper", "griffinlim"],
+        choices=["phase", "paper", "paper_nnls", "griffinlim"],
         default="phase",
         help="inversion route (default: phase)",
     )
@@ -69,9 +73,10 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from audiointerp.data.io import load_audio, write_audio
+    from audiointerp.data.io import load_audio, output_subtype, write_audio
     from audiointerp.processing import build_frontend, snr_db, spectral_convergence
 
+    subtype = output_subtype(args.out)  # checks the suffix before any work is done
     cfg = frontend_config(args.config, args.frontend)
     frontend = build_frontend(cfg)
     y = load_audio(args.audio, sr=cfg.sr, duration_s=args.duration, normalize=False)
@@ -82,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     )
     snr = float(snr_db(out, wave)[0])
     sc = float(spectral_convergence(frontend, out, spec.mag)[0])
-    path = write_audio(Path(args.out), out[0].numpy(), cfg.sr, subtype="FLOAT")
+    path = write_audio(Path(args.out), out[0].numpy(), cfg.sr, subtype=subtype)
 
     mel = f", {cfg.n_mels} mels {cfg.fmin:g}-{cfg.fmax:g} Hz" if cfg.kind == "mel" else ""
     print(
@@ -99,5 +104,5 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"SNR                   {snr:.1f} dB (output waveform vs input)")
     print(f"spectral convergence  {sc:.3g} (|| |STFT(out)| - |STFT(in)| || / || |STFT(in)| ||)")
-    print(f"wrote                 {path}")
+    print(f"wrote                 {path} ({subtype})")
     return 0

@@ -19,7 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from audiointerp.errors import ParameterError
-from audiointerp.validation import check_positive
+from audiointerp.validation import check_choice, check_positive
+
+# "auto" or a reader of audiointerp.data.layouts (kept here: this module stays import-light).
+LAYOUT_CHOICES = ("auto", "esc50", "urbansound8k", "folder", "manifest")
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "valid", "test")
 
@@ -112,6 +115,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         self.root = str(self.root)
+        check_choice("data.layout", self.layout, LAYOUT_CHOICES)
         check_positive("data.duration_s", self.duration_s)
         if isinstance(self.split, dict):
             from audiointerp.config import from_dict

@@ -24,7 +24,7 @@ from audiointerp.data.io import (
     DEFAULT_SR,
     audio_info,
     load_audio_gain,
-    read_audio,
+    scan_audio,
 )
 from audiointerp.data.layouts import LAYOUTS, Catalog, detect_layout, read_catalog
 from audiointerp.errors import AudioFileError, DatasetError, ParameterError
@@ -245,7 +245,7 @@ def _folds(folds: Iterable[int] | int) -> list[int]:
 def _check_file(path: Path, check: str) -> str | None:
     try:
         if check == "full":
-            read_audio(path)
+            scan_audio(path)
         else:
             audio_info(path)
     except AudioFileError as exc:
@@ -318,12 +318,16 @@ def open_dataset(
     if folds is not None:
         fs = set(_folds(folds))
         present = {e.fold for e in cat.entries}
-        if not fs & present:
+        unknown = sorted(fs - present)
+        if unknown:
+            have = sorted(f for f in present if f is not None)
             raise DatasetError(
-                f"{root}: no clip in folds {sorted(fs)}; folds present: "
-                f"{sorted(f for f in present if f is not None) or 'none'}"
+                f"{root}: no clip in fold(s) {unknown} (asked for folds {sorted(fs)}); folds "
+                f"present: {have or 'none, this layout has no folds'}; choose among them"
             )
         cat.entries = [e for e in cat.entries if e.fold in fs]
+    for p, r in cat.warnings:
+        log.warning("%s: %s", p, r)
     problems = list(cat.problems)
     entries = []
     for e in cat.entries:
@@ -337,7 +341,8 @@ def open_dataset(
         more = f"\n  ... and {len(problems) - 5} more" if len(problems) > 5 else ""
         raise DatasetError(
             f"{root}: {len(problems)} unusable clip(s):\n  {listed}{more}\n"
-            f"fix or remove them, or pass on_error='skip' (`audiointerp info {root}` lists all)"
+            f"fix or remove them (`audiointerp info {root}` lists all); from Python, "
+            "open_dataset(..., on_error='skip') leaves them out"
         )
     for p, r in problems:
         log.warning("skipping %s: %s", p, r)
@@ -348,7 +353,14 @@ def open_dataset(
         for cid, e in zip(_unique_ids(cat), cat.entries, strict=True)
     ]
     if not clips:
-        raise DatasetError(f"{root}: no usable clip ({len(problems)} skipped)")
+        if not problems:
+            raise DatasetError(
+                f"{root}: the metadata lists no clip (a header without rows?); add a row per "
+                f"clip, or check the folder with `audiointerp info {root}`"
+            )
+        raise DatasetError(
+            f"{root}: no usable clip ({len(problems)} skipped); `audiointerp info {root}` lists why"
+        )
     if problems:
         log.warning("%s: skipped %d unusable clip(s), kept %d", root, len(problems), len(clips))
     return AudioDataset(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from audiointerp.data.io import AUDIO_SUFFIXES, audio_info, read_audio
+from audiointerp.data.io import AUDIO_SUFFIXES, audio_info, scan_audio
 from audiointerp.data.layouts import detect_layout, read_catalog
 from audiointerp.errors import AudioFileError
 from audiointerp.validation import check_choice
@@ -79,7 +79,10 @@ class DatasetReport:
                 out += [f"  {p}: {r}" for p, r in shown]
                 if len(shown) < len(items):
                     out.append(f"  ... and {len(items) - len(shown)} more")
-        out.append("\nOK" if not self.problems else f"\n{len(self.problems)} problem(s) found")
+        if self.problems:
+            out.append(f"\n{len(self.problems)} problem(s) found")
+        else:
+            out.append("\nOK" + (f" ({len(self.warnings)} warning(s))" if self.warnings else ""))
         return "\n".join(out)
 
 
@@ -108,15 +111,18 @@ def inspect_dataset(
     root = Path(root)
     layout = detect_layout(root) if layout == "auto" else layout
     cat = read_catalog(root, layout=layout, esc10=esc10)
-    rep = DatasetReport(cat.root, layout, cat.classes, problems=list(cat.problems))
+    rep = DatasetReport(
+        cat.root, layout, cat.classes, problems=list(cat.problems), warnings=list(cat.warnings)
+    )
     rep.has_stems = bool(cat.entries) and all(e.stems for e in cat.entries)
     for e in cat.entries:
         try:
-            info = audio_info(e.path)
             if check == "full":
-                y, _ = read_audio(e.path)
-                if not np.any(y):
+                info, silent = scan_audio(e.path)  # block by block: long files fit in memory
+                if silent:
                     rep.warnings.append((str(e.path), "silent: every sample is zero"))
+            else:
+                info = audio_info(e.path)
         except AudioFileError as exc:
             rep.problems.append((str(e.path), str(exc).removeprefix(f"{e.path}: ")))
             continue
@@ -130,7 +136,25 @@ def inspect_dataset(
         listed = {e.path for e in cat.entries} | {Path(p) for p, _ in cat.problems}
         for p in sorted((cat.root / "audio").rglob("*")):
             if p.suffix.lower() in AUDIO_SUFFIXES and Path(os.path.abspath(p)) not in listed:
-                rep.warnings.append((str(p), "not listed in the metadata (ignored)"))
+                what = (
+                    "a folder named like an audio file, not a clip"
+                    if p.is_dir()
+                    else "not listed in the metadata"
+                )
+                rep.warnings.append((str(p), f"{what} (ignored)"))
+    if not rep.n_usable:
+        listed = len(cat.entries) + len(cat.problems)
+        rep.problems.append(
+            (
+                str(cat.root),
+                "no usable clip"
+                + (
+                    f": all {listed} listed clips are unusable"
+                    if listed
+                    else ": the metadata lists no clip (a header without rows?); add a row per clip"
+                ),
+            )
+        )
     return rep
 
 

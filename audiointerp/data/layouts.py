@@ -54,17 +54,30 @@ class Entry:
     fold: int | None
     stems: dict[str, Path] = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
+    source: str = ""  # where it is listed: "meta/esc50.csv row 7", or "" for a folder scan
 
 
 @dataclass
 class Catalog:
-    """What a layout reader found."""
+    """What a layout reader found.
+
+    Attributes
+    ----------
+    problems : list of (str, str)
+        ``(path or row, reason)`` of every listed clip that cannot be used (loaders raise on
+        them or leave them out).
+    warnings : list of (str, str)
+        What was usable but not as listed: a clip listed twice with the same label and fold
+        (kept once), files in the data folders the reader skipped (not an audio format, a
+        folder named like an audio file).
+    """
 
     layout: str
     root: Path
     classes: list[str]
     entries: list[Entry]
     problems: list[tuple[str, str]]
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
 
 def detect_layout(root: str | Path) -> str:
@@ -106,19 +119,67 @@ def read_catalog(
     if esc10 and layout != "esc50":
         raise DatasetError(f"esc10=True needs the ESC-50 layout, but {root} is {layout!r}")
     if layout == "esc50":
-        return _read_esc50(root, esc10=esc10, classes=classes)
-    if layout == "urbansound8k":
-        return _read_us8k(root, classes=classes)
-    if layout == "folder":
-        return _read_folder(root, classes=classes)
-    return _read_manifest(root, classes=classes)
+        cat = _read_esc50(root, esc10=esc10, classes=classes)
+    elif layout == "urbansound8k":
+        cat = _read_us8k(root, classes=classes)
+    elif layout == "folder":
+        cat = _read_folder(root, classes=classes)
+    else:
+        cat = _read_manifest(root, classes=classes)
+    return _dedupe(cat)
+
+
+def _dedupe(cat: Catalog) -> Catalog:
+    """One entry per file: a file listed twice with the same label and fold is kept once
+    (a warning); listed with different labels or folds, every listing is a problem, since
+    there is no way to tell which one is right."""
+    groups: dict[Path, list[Entry]] = {}
+    for e in cat.entries:
+        groups.setdefault(e.path, []).append(e)
+    if all(len(g) == 1 for g in groups.values()):
+        return cat
+    entries = []
+    for path, group in groups.items():
+        if len(group) == 1:
+            entries.append(group[0])
+            continue
+        where = ", ".join(e.source or "a scan" for e in group)
+        labels = sorted({(e.category, e.fold) for e in group}, key=str)
+        if len(labels) == 1:
+            entries.append(group[0])
+            cat.warnings.append((str(path), f"listed {len(group)} times ({where}); counted once"))
+        else:
+            shown = "; ".join(
+                f"label {c!r}" + ("" if f is None else f" fold {f}") for c, f in labels
+            )
+            cat.problems.append(
+                (
+                    str(path),
+                    f"listed {len(group)} times with different labels or folds ({shown}; "
+                    f"{where}); keep the one right row in the metadata",
+                )
+            )
+    cat.entries = entries
+    return cat
 
 
 def _read_csv(path: Path, required: Sequence[str]) -> pd.DataFrame:
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+    except PermissionError:
+        raise DatasetError(
+            f"{path}: cannot be read: permission denied; make it readable (chmod u+r {path})"
+        ) from None
+    except IsADirectoryError:
+        raise DatasetError(f"{path}: is a folder, not a metadata CSV file") from None
+    except pd.errors.EmptyDataError:
+        raise DatasetError(
+            f"{path}: is empty; it needs a header ({', '.join(required)}) and a row per clip"
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{path}: not a readable CSV file ({exc})") from None
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in required if c not in df.columns]
     if missing:
@@ -186,8 +247,9 @@ def _read_esc50(root: Path, *, esc10: bool, classes: Sequence[str] | None) -> Ca
     audio = root / "audio"
     has_stems = (root / "stems").is_dir()
     entries, problems = [], []
-    for row in df.to_dict("records"):
+    for i, row in enumerate(df.to_dict("records")):
         name = row["filename"]
+        source = f"{ESC50_CSV} row {i + 2}"
         try:
             path = resolve_within(audio, name)
             fold = _int(row["fold"], "fold")
@@ -205,7 +267,7 @@ def _read_esc50(root: Path, *, esc10: bool, classes: Sequence[str] | None) -> Ca
             if all(p.is_file() for p in cand.values()):
                 stems = cand
         meta = {k: _parse_value(v) for k, v in row.items()}
-        entries.append(Entry(path, row["category"], fold, stems, meta))
+        entries.append(Entry(path, row["category"], fold, stems, meta, source))
     return Catalog("esc50", root, class_list, entries, problems)
 
 
@@ -215,8 +277,9 @@ def _read_us8k(root: Path, *, classes: Sequence[str] | None) -> Catalog:
     class_list = _check_classes(list(_class_map(df, "classID", "class", csv).values()), classes)
     audio = root / "audio"
     entries, problems = [], []
-    for row in df.to_dict("records"):
+    for i, row in enumerate(df.to_dict("records")):
         name = row["slice_file_name"]
+        source = f"{US8K_CSV} row {i + 2}"
         try:
             fold = _int(row["fold"], "fold")
             _int(row["classID"], "classID")
@@ -229,7 +292,7 @@ def _read_us8k(root: Path, *, classes: Sequence[str] | None) -> Catalog:
             problems.append((str(path), reason))
             continue
         meta = {k: _parse_value(v) for k, v in row.items()}
-        entries.append(Entry(path, row["class"], fold, {}, meta))
+        entries.append(Entry(path, row["class"], fold, {}, meta, source))
     return Catalog("urbansound8k", root, class_list, entries, problems)
 
 
@@ -242,20 +305,45 @@ def _class_folders(root: Path) -> list[Path]:
     return [d for d in dirs if any(_is_audio(p) for p in d.rglob("*"))]
 
 
+def _skip_reason(p: Path) -> str | None:
+    """Why a path inside a class folder is not taken as a clip: ``None`` for a clip, ``""``
+    for a plain subfolder (scanned, no warning), else the reason it is skipped."""
+    if p.is_dir():
+        if p.suffix.lower() in AUDIO_SUFFIXES:
+            return "a folder named like an audio file, skipped"
+        return ""  # ordinary subfolder: its files are scanned
+    if p.suffix.lower() not in AUDIO_SUFFIXES:
+        formats = ", ".join(AUDIO_SUFFIXES)
+        return f"{p.suffix or 'no suffix'}: not an audio format read here ({formats}); skipped"
+    return None
+
+
 def _read_folder(root: Path, *, classes: Sequence[str] | None) -> Catalog:
     folders = _class_folders(root)
     if not folders:
         raise DatasetError(f"{root}: no subfolder holds audio files ({', '.join(AUDIO_SUFFIXES)})")
     class_list = _check_classes([d.name for d in folders], classes)
-    entries, problems = [], []
+    entries, problems, warnings = [], [], []
     for d in folders:
         reason = _label_problem(d.name, class_list)
-        for p in sorted(q for q in d.rglob("*") if _is_audio(q)):
-            if reason:
+        for p in sorted(d.rglob("*")):
+            if any(part.startswith(".") for part in p.relative_to(d).parts):
+                continue
+            skip = _skip_reason(p)
+            if skip:
+                warnings.append((str(p), skip))
+            elif skip is None and reason:
                 problems.append((str(p), reason))
-            else:
+            elif skip is None:
                 entries.append(Entry(p, d.name, None, {}, {"path": str(p.relative_to(root))}))
-    return Catalog("folder", root, class_list, entries, problems)
+    for p in sorted(root.iterdir()):
+        if p.name.startswith(".") or p in folders:
+            continue
+        if p.is_dir():
+            warnings.append((str(p), "folder without audio files: not a class, skipped"))
+        elif p.suffix.lower() in AUDIO_SUFFIXES:
+            warnings.append((str(p), "audio file outside the class folders, skipped"))
+    return Catalog("folder", root, class_list, entries, problems, warnings)
 
 
 def _read_manifest(root: Path, *, classes: Sequence[str] | None) -> Catalog:
@@ -278,5 +366,5 @@ def _read_manifest(root: Path, *, classes: Sequence[str] | None) -> Catalog:
             problems.append((str(path), reason))
             continue
         meta = {k: _parse_value(v) for k, v in row.items()}
-        entries.append(Entry(path, row["label"], fold, {}, meta))
+        entries.append(Entry(path, row["label"], fold, {}, meta, f"{csv.name} row {i + 2}"))
     return Catalog("manifest", base, class_list, entries, problems)

@@ -12,8 +12,10 @@ one registry, either directly or from config options with what they need from a
 >>> masks = make_masks(A)                                            # doctest: +SKIP
 
 Methods (registry order): "saliency", "gradcam", "lime", "shap", "slice" (most important
-time-frequency rectangle by occlusion), "ig" (Integrated Gradients), and for transformers
-"amt", "rollout" and "grad_attention" (attention-based, :mod:`.attention`).
+time-frequency rectangle by occlusion), "ig" (Integrated Gradients), for transformers "amt",
+"rollout" and "grad_attention" (attention-based, :mod:`.attention`), and the reference
+"methods" every table reads them against: "random" (a seeded random map), "energy" (the input's
+level above the floor) and "oracle" (the ideal mask from the stems; benchmark data only).
 """
 
 from typing import Any
@@ -33,6 +35,7 @@ from audiointerp.interpretation.registry import (
     method_class,
     method_names,
     register_method,
+    resolve_method,
 )
 from audiointerp.interpretation.sanity import SanityResult, cascading_randomization
 from audiointerp.interpretation.shap_method import balanced_background
@@ -64,5 +67,6 @@ __all__ = [
     "method_class",
     "method_names",
     "register_method",
+    "resolve_method",
     "resolve_target",
 ]

@@ -50,6 +50,10 @@ class _AttentionMethod(AttributionMethod):
         self.query = check_choice("query", query, QUERIES)
         self.upsample = check_choice("upsample", upsample, UPSAMPLE_MODES)
 
+    def resolution(self, model: nn.Module, n_bins: int, n_frames: int) -> tuple[int, int]:
+        """The token grid: one value per patch, upsampled to the features."""
+        return tuple(token_layout(model, n_bins, n_frames).grid)
+
     def _layout(self, model: nn.Module, features: torch.Tensor) -> TokenLayout:
         return token_layout(model, features.shape[-2], features.shape[-1])
 

@@ -34,6 +34,17 @@ def check_features(features: Any, name: str = "features") -> torch.Tensor:
     return check_tensor(name, features, shape=(None, 1, None, None))
 
 
+def input_grid(model: nn.Module, n_bins: int, n_frames: int) -> tuple[int, int]:
+    """The grid on which the model's input gradient can vary: ``model.input_grid(F, T)`` for
+    models that pool their input before the first layer that sees single bins (see
+    :meth:`audiointerp.models.base.AudioClassifier.input_grid`), else the full ``(F, T)``."""
+    grid = getattr(model, "input_grid", None)
+    if callable(grid):
+        n_freq, n_time = grid(int(n_bins), int(n_frames))
+        return int(n_freq), int(n_time)
+    return int(n_bins), int(n_frames)
+
+
 def iter_chunks(n: int, batch_size: int) -> Iterator[slice]:
     """Yield slices covering ``range(n)`` in consecutive chunks of at most ``batch_size``."""
     for start in range(0, n, batch_size):
@@ -174,6 +185,11 @@ class AttributionMethod:
         Options that name files (checkpoints): run fingerprints hash their contents.
     in_default_set : bool
         Shown by default where no method list is given (illustration, explorer).
+    reference : str or None
+        For the reference "methods" every method is read against (:mod:`.reference`): what
+        they stand for, ``"chance"`` (a random map), ``"input"`` (the input's own level) or
+        ``"ideal"`` (the ideal mask from the stems); ``None`` for real methods. Tables mark
+        baselines and the methods that beat them from this, never from names.
 
     Parameters
     ----------
@@ -193,6 +209,7 @@ class AttributionMethod:
     requires: ClassVar[frozenset[str]] = frozenset()
     file_options: ClassVar[tuple[str, ...]] = ()
     in_default_set: ClassVar[bool] = True
+    reference: ClassVar[str | None] = None
 
     def __init__(self, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         check_positive("batch_size", batch_size)
@@ -227,6 +244,17 @@ class AttributionMethod:
                 f"method {cls.name!r} needs a model with {missing} ({type(model).__name__} has not)"
             )
         return None
+
+    def resolution(self, model: nn.Module, n_bins: int, n_frames: int) -> tuple[int, int] | None:
+        """The effective grid ``(n_freq, n_time)`` of this method's maps for ``model`` and an
+        ``n_bins x n_frames`` input: how many distinct rows and columns the map can resolve.
+
+        The base answers for gradient methods: the model's input grid
+        (:func:`input_grid`; full resolution unless the model pools its input). Methods that
+        work on a coarser grid (a conv layer, segments, rectangles) override it; ``None``
+        means adaptive (image segmentations), with no fixed grid.
+        """
+        return input_grid(model, n_bins, n_frames)
 
     def reseed(self, seed: int) -> None:
         """Set the seed of the method's own generator (no-op for methods without one)."""

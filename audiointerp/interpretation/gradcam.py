@@ -35,6 +35,25 @@ def resolve_layer(model: nn.Module, layer: str | None) -> nn.Module:
         ) from exc
 
 
+@torch.no_grad()
+def layer_grid(model: nn.Module, layer: nn.Module, n_bins: int, n_frames: int) -> tuple[int, int]:
+    """The last two sizes of ``layer``'s output for one ``(1, 1, n_bins, n_frames)`` input
+    (one forward pass at the silence floor, with a hook on the layer)."""
+    shapes: list[tuple[int, ...]] = []
+    device = next(model.parameters()).device
+    was_training = model.training
+    handle = layer.register_forward_hook(lambda _m, _i, out: shapes.append(tuple(out.shape)))
+    try:
+        model.eval()  # batch norm on one clip needs running statistics
+        model(torch.full((1, 1, int(n_bins), int(n_frames)), -100.0, device=device))
+    finally:
+        handle.remove()
+        model.train(was_training)
+    if not shapes or len(shapes[0]) < 2:
+        raise ParameterError(f"layer {type(layer).__name__} gave no 2-D output for its grid")
+    return int(shapes[0][-2]), int(shapes[0][-1])
+
+
 class GradCam(AttributionMethod):
     """Channel-weighted activation map of a conv layer, without the final ReLU.
 
@@ -61,6 +80,13 @@ class GradCam(AttributionMethod):
     def __init__(self, *, layer: str | None = None, batch_size: int = 16) -> None:
         super().__init__(batch_size=batch_size)
         self.layer = layer
+
+    def resolution(self, model: nn.Module, n_bins: int, n_frames: int) -> tuple[int, int]:
+        """The layer's output grid ``(F', T')`` for an ``n_bins x n_frames`` input: the map is
+        that grid upsampled, so it cannot resolve more than ``F' x T'`` cells."""
+        if model_kind(model) == "transformer":  # a token layer: the token grid
+            return tuple(token_layout(model, n_bins, n_frames).grid)
+        return layer_grid(model, resolve_layer(model, self.layer), n_bins, n_frames)
 
     def _attribute(
         self, model: nn.Module, features: torch.Tensor, target: torch.Tensor

@@ -25,6 +25,8 @@ class IntegratedGradients(AttributionMethod):
         Baseline feature value: the silence floor in dB (``Frontend.floor_db``).
     n_steps : int
         Points of the Gauss-Legendre quadrature along the path.
+    abs : bool
+        Return the magnitude of the attributions (evidence either way counts as important).
     batch_size : int
         Inputs per forward/backward pass (path points of several clips share a pass).
 
@@ -48,19 +50,26 @@ class IntegratedGradients(AttributionMethod):
         return cls(**options)
 
     def __init__(
-        self, *, base: float = SILENCE_FLOOR_DB, n_steps: int = 50, batch_size: int = 16
+        self,
+        *,
+        base: float = SILENCE_FLOOR_DB,
+        n_steps: int = 50,
+        abs: bool = False,  # noqa: A002  (captum's name for the option)
+        batch_size: int = 16,
     ) -> None:
         super().__init__(batch_size=batch_size)
         self.base = float(base)
         self.n_steps = int(check_positive("n_steps", n_steps))
+        self.abs = bool(abs)
 
     def _attribute(
         self, model: nn.Module, features: torch.Tensor, target: torch.Tensor
     ) -> torch.Tensor:
-        return _CaptumIG(model).attribute(
+        out = _CaptumIG(model).attribute(
             features,
             baselines=self.base,
             target=target,
             n_steps=self.n_steps,
             internal_batch_size=self.batch_size,
         )
+        return out.abs() if self.abs else out

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from torch import nn
 
 from audiointerp.interpretation.base import SILENCE_FLOOR_DB, AttributionMethod
-from audiointerp.interpretation.perturbation import paint, perturbed_probs
+from audiointerp.interpretation.perturbation import paint, perturbed_probs, segment_means
 from audiointerp.interpretation.segmentation import SEGMENTATIONS, SegmentationKind, segment
 from audiointerp.validation import check_choice, check_positive
+
+LimeHide = Literal["floor", "segment_mean"]
+#: What a removed segment is replaced with (``hide``, after ``lime_image``'s ``hide_color``): the
+#: silence floor (``base``), or, as ``lime_image`` does by default (``hide_color=None``), the
+#: segment's own mean value.
+LIME_HIDES: tuple[str, ...] = ("floor", "segment_mean")
 
 if TYPE_CHECKING:
     from audiointerp.interpretation.context import MethodContext
@@ -82,9 +88,9 @@ def weighted_ridge(
 class Lime(AttributionMethod):
     """Local linear surrogate of the target probability over spectrogram segments.
 
-    Each of ``n_samples`` perturbations keeps every segment with probability 1/2 and sets the
-    rest to ``base``; a weighted ridge regression of the target probability on the keep-vectors
-    gives one coefficient per segment, painted on its bins.
+    Each of ``n_samples`` perturbations keeps every segment with probability 1/2 and replaces
+    the rest (``hide``); a weighted ridge regression of the target probability on the
+    keep-vectors gives one coefficient per segment, painted on its bins.
 
     Parameters
     ----------
@@ -97,8 +103,14 @@ class Lime(AttributionMethod):
         Grid size for ``segmentation="grid"``.
     segmentation_options : dict, optional
         Keyword arguments of the scikit-image segmentation.
+    hide : {"floor", "segment_mean"}
+        What replaces a removed segment (``lime_image``'s ``hide_color``): ``base`` (this
+        project's default: removed = silent, as the masks remove bins), or each segment's own
+        mean feature value (``lime_image``'s default ``hide_color=None``, what the reproduced
+        study ran; the paper configs select it). The two give different maps: removing a
+        segment to its mean keeps its level and erases only its detail.
     base : float
-        Value of removed segments: the silence floor in dB.
+        The silence floor in dB (``hide="floor"``).
     kernel_width : float
         Width of LIME's exponential kernel on the cosine distance (``lime_image``: 0.25).
     alpha : float
@@ -134,6 +146,7 @@ class Lime(AttributionMethod):
         n_freq: int = 4,
         n_time: int = 8,
         segmentation_options: dict[str, Any] | None = None,
+        hide: LimeHide = "floor",
         base: float = SILENCE_FLOOR_DB,
         kernel_width: float = 0.25,
         alpha: float = 1.0,
@@ -145,10 +158,18 @@ class Lime(AttributionMethod):
         self.segmentation = check_choice("segmentation", segmentation, SEGMENTATIONS)
         self.n_freq, self.n_time = int(n_freq), int(n_time)
         self.segmentation_options = dict(segmentation_options or {})
+        self.hide = check_choice("hide", hide, LIME_HIDES)
         self.base = float(base)
         self.kernel_width = float(check_positive("kernel_width", kernel_width))
         self.alpha = float(check_positive("alpha", alpha))
         self.seed = int(seed)
+
+    def resolution(self, model: nn.Module, n_bins: int, n_frames: int) -> tuple[int, int] | None:
+        """The segment grid for ``segmentation="grid"``; ``None`` (adaptive) for image
+        segmentations, whose segments follow each clip's content."""
+        if self.segmentation == "grid":
+            return min(self.n_freq, int(n_bins)), min(self.n_time, int(n_frames))
+        return None
 
     def segments(self, features: torch.Tensor) -> torch.Tensor:
         """The segmentation this method uses, ``(B, F, T)`` labels."""
@@ -169,8 +190,9 @@ class Lime(AttributionMethod):
         z = torch.zeros(features.shape[0], self.n_samples, s_max, device=features.device)
         for b, s in enumerate(n_seg.tolist()):  # zero padding: padded columns get coef 0
             z[b, :, :s] = draw_samples(self.n_samples, s, self.seed).to(features.device)
+        fill = self.base if self.hide == "floor" else segment_means(features, segments, s_max)
         y = perturbed_probs(
-            model, features, segments, z, target, fill=self.base, batch_size=self.batch_size
+            model, features, segments, z, target, fill=fill, batch_size=self.batch_size
         )
         weights = cosine_kernel(z, n_seg, self.kernel_width)
         coef = weighted_ridge(z, y, weights, self.alpha)

@@ -12,10 +12,20 @@ Degenerate maps get defined masks, never NaN:
   is all zero;
 - ``topK_k_pos`` keeps only positive bins: ties at zero (the non-positive part) are not evidence,
   so it keeps at most a share ``k`` plus ties among positive values.
+
+Two rules for "the top share ``k`` of the positive part", under distinct names:
+
+- ``topK_k_pos`` (this project's, in :data:`MASK_NAMES`): ``A+ >= q`` **and** ``A+ > 0``, with
+  ``q`` the ``1 - k`` quantile of ``A+``. A map with fewer than a share ``k`` of positive bins
+  keeps just those bins.
+- ``topK_k_pos_study`` (:data:`STUDY_MASK_NAMES`, the reproduced study's code): ``A+ >= q``
+  only. When fewer than a share ``k`` of the bins are positive, ``q = 0`` and every bin is kept
+  (the mask is all ones). The paper configs score these in place of ``topK_k_pos``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -41,6 +51,13 @@ MASK_NAMES: tuple[str, ...] = (
     "topK_50_pos",
 )
 
+#: The reproduced study's rule for ``topK_k_pos`` (see the module docstring), selectable by name
+#: (``masks: [..., topK_50_pos_study]``) beside the 14; the paper configs use them.
+STUDY_MASK_NAMES: tuple[str, ...] = ("topK_5_pos_study", "topK_30_pos_study", "topK_50_pos_study")
+
+#: Every name :func:`make_mask` accepts (the 14, then the study's rules).
+ALL_MASK_NAMES: tuple[str, ...] = (*MASK_NAMES, *STUDY_MASK_NAMES)
+
 #: Name of a method's own [0, 1] mask (learned interpreters, AMT), scored beside the 14.
 NATIVE_MASK = "native"
 
@@ -63,14 +80,24 @@ def quantile(a: torch.Tensor, q: float) -> torch.Tensor:
     flat = a.reshape(a.shape[0], -1).sort(dim=1).values
     pos = q * (flat.shape[1] - 1)
     lo, hi = int(np.floor(pos)), int(np.ceil(pos))
-    return flat[:, lo] + (flat[:, hi] - flat[:, lo]) * (pos - lo)
+    out = flat[:, lo] + (flat[:, hi] - flat[:, lo]) * (pos - lo)
+    if not bool(torch.isfinite(out).all()):
+        # hi - lo overflowed (values near +-3.4e38): the same interpolation without the
+        # difference; only then, so ordinary maps keep their bits.
+        out = flat[:, lo] * (1.0 - (pos - lo)) + flat[:, hi] * (pos - lo)
+    return out
 
 
 def minmax(a: torch.Tensor) -> torch.Tensor:
     """``(A - min) / (max - min)`` per sample; 0 for a constant map."""
     flat = a.reshape(a.shape[0], -1)
-    lo = _per_sample(flat.min(dim=1).values, a)
-    span = _per_sample(flat.max(dim=1).values, a) - lo
+    lo_b, hi_b = flat.aminmax(dim=1)
+    lo, hi = _per_sample(lo_b, a), _per_sample(hi_b, a)
+    span = hi - lo
+    if not bool(torch.isfinite(span).all()):
+        # max - min overflowed (a map spanning +-3e38): halve both terms, which is exact in
+        # binary, so the ratio is the same and stays finite.
+        return (a * 0.5 - lo * 0.5) / (hi * 0.5 - lo * 0.5).clamp_min(_TINY)
     return (a - lo) / span.clamp_min(_TINY)
 
 
@@ -87,9 +114,15 @@ def top_k(a: torch.Tensor, k: float) -> torch.Tensor:
 
 
 def top_k_pos(a: torch.Tensor, k: float) -> torch.Tensor:
-    """Top share ``k`` of ``A+``, positive bins only."""
+    """Top share ``k`` of ``A+``, positive bins only (this project's ``topK_k_pos``)."""
     pos = a.clamp_min(0)
     return top_k(pos, k) * (pos > 0).to(a.dtype)
+
+
+def top_k_pos_study(a: torch.Tensor, k: float) -> torch.Tensor:
+    """``A+ >= q``, ``q`` the ``1 - k`` quantile of ``A+`` (the study's ``topK_k_pos``): all
+    ones when fewer than a share ``k`` of the bins are positive."""
+    return top_k(a.clamp_min(0), k)
 
 
 def make_mask(a: torch.Tensor, name: str) -> torch.Tensor:
@@ -106,10 +139,12 @@ def make_mask(a: torch.Tensor, name: str) -> torch.Tensor:
         return torch.sigmoid(a.clamp_min(0))
     if name.startswith("pos_thresh_") and name in MASK_NAMES:
         return (minmax_pos(a) >= int(name.rsplit("_", 1)[1]) / 100).to(a.dtype)
-    if name.startswith("topK_") and name in MASK_NAMES:
+    if name.startswith("topK_") and name in ALL_MASK_NAMES:
         k = int(name.split("_")[1]) / 100
+        if name.endswith("_pos_study"):
+            return top_k_pos_study(a, k)
         return top_k_pos(a, k) if name.endswith("_pos") else top_k(a, k)
-    valid = ", ".join(MASK_NAMES)
+    valid = ", ".join(ALL_MASK_NAMES)
     raise ParameterError(f"mask name {name!r} is not valid; choose among: {valid}")
 
 
@@ -121,7 +156,7 @@ def make_masks(a: torch.Tensor, names: Sequence[str] | None = None) -> dict[str,
     a : torch.Tensor, shape (B, 1, F, T)
         Signed attributions (any float dtype; computed in float32).
     names : sequence of str, optional
-        Subset of :data:`MASK_NAMES`; default all 14 in that order.
+        Names of :data:`ALL_MASK_NAMES`; default the 14 of :data:`MASK_NAMES` in that order.
 
     Returns
     -------
@@ -147,4 +182,13 @@ def apply_mask(features: torch.Tensor, mask: torch.Tensor, base: float) -> torch
         raise ParameterError(
             f"mask shape {tuple(mask.shape)} differs from features shape {tuple(features.shape)}"
         )
+    if not math.isfinite(base):
+        raise ParameterError(f"base must be a finite dB value, got {base!r}")
+    if mask.numel():
+        lo, hi = mask.aminmax()  # one pass; NaN fails both comparisons
+        if not (bool(lo >= 0) and bool(hi <= 1)):
+            raise ParameterError(
+                f"mask values must lie in [0, 1] (and not be NaN), got [{float(lo):.3g}, "
+                f"{float(hi):.3g}]; build masks with make_masks"
+            )
     return (features - base) * mask.to(features.dtype) + base

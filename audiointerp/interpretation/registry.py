@@ -4,6 +4,11 @@ One line per method in :data:`_REGISTRY` (``name -> "module:Class"``, imported o
 that ``shap`` and scikit-image load only for the methods that need them), or
 :func:`register_method` at run time. Tables, figures and the explorer order methods as listed
 here; everything else about a method is read from its class (:class:`AttributionMethod`).
+
+A config keys its methods by name, so one method with two option sets needs a second name: an
+entry whose options carry ``method: <registered name>`` is an alias that runs that method under
+the entry's own name (rows, seeds and tables use the alias), e.g.
+``saliency_abs: {method: saliency, abs: true}``. :func:`resolve_method` reads such entries.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from audiointerp.errors import ParameterError
+from audiointerp.config import check_keyword_options
+from audiointerp.errors import AudioInterpError, ParameterError
 from audiointerp.interpretation.base import AttributionMethod
 
 if TYPE_CHECKING:
@@ -28,7 +34,14 @@ _REGISTRY: dict[str, str | type[AttributionMethod]] = {
     "amt": "attention:Amt",
     "rollout": "attention:Rollout",
     "grad_attention": "attention:GradAttention",
+    "random": "reference:RandomMap",
+    "energy": "reference:EnergyMap",
+    "oracle": "reference:OracleMap",
 }
+
+#: The option of a config entry that names the registered method it runs (an alias:
+#: ``saliency_abs: {method: saliency, abs: true}`` runs Saliency under its own name).
+METHOD_KEY = "method"
 
 
 def register_method(name: str, cls: str | type[AttributionMethod]) -> None:
@@ -74,10 +87,50 @@ def get_method(name: str, **options: Any) -> AttributionMethod:
     AttributionMethod
     """
     cls = method_class(name)
+    options = check_keyword_options(cls.__init__, options, where=f"method {name}")
     try:
         return cls(**options)
-    except TypeError as exc:  # unknown keyword: say which method and what it accepts
+    except AudioInterpError:
+        raise
+    except (TypeError, ValueError) as exc:  # unknown keyword or a value the class refuses
         raise ParameterError(f"bad options for method {name!r}: {exc}") from exc
+
+
+def resolve_method(
+    name: str, options: Mapping[str, Any] | None = None
+) -> tuple[type[AttributionMethod], dict[str, Any]]:
+    """The class a config entry runs and its options without the ``method`` key.
+
+    Parameters
+    ----------
+    name : str
+        The entry's name: a registered method, or an alias whose ``options`` name one.
+    options : mapping, optional
+        The entry's options; ``method: <registered name>`` makes ``name`` an alias.
+
+    Returns
+    -------
+    cls : type of AttributionMethod
+    options : dict
+        The options the class is built from.
+    """
+    opts = dict(options or {})
+    target = opts.pop(METHOD_KEY, None)
+    if target is None:
+        return method_class(name), opts
+    if not isinstance(target, str):
+        raise ParameterError(
+            f"methods.{name}.{METHOD_KEY} must name a registered method, got {target!r}"
+        )
+    if name in _REGISTRY and target != name:
+        raise ParameterError(
+            f"methods.{name}: {name!r} is a registered method and cannot run {target!r}; give "
+            f"the alias another name (e.g. {target}_{name})"
+        )
+    try:
+        return method_class(target), opts
+    except ParameterError as exc:
+        raise ParameterError(f"methods.{name}.{METHOD_KEY}: {exc}") from exc
 
 
 def build_method(
@@ -91,7 +144,8 @@ def build_method(
     Parameters
     ----------
     name : str
-        Registered method name.
+        Registered method name, or an alias whose options name the method
+        (:func:`resolve_method`).
     options : mapping, optional
         The method's options as written in a config.
     context : MethodContext, optional
@@ -102,15 +156,45 @@ def build_method(
     -------
     AttributionMethod
     """
-    cls = method_class(name)
+    cls, opts = resolve_method(name, options)
     if context is not None:
         reason = cls.unsupported(context.model)
         if reason:
             raise ParameterError(reason)
+    options, deferred = _typed_options(cls, opts, name)
     try:
-        return cls.from_config(dict(options or {}), context)
-    except TypeError as exc:
+        return cls.from_config(options, context)
+    except ParameterError as exc:  # a value the method refuses: say which method
+        if str(exc).startswith("method "):
+            raise
+        raise ParameterError(f"method {name}: {exc}") from None
+    except AudioInterpError:
+        raise
+    except (TypeError, ValueError) as exc:  # unknown keyword or a value the class refuses
+        if deferred is not None:
+            raise deferred from None
         raise ParameterError(f"bad options for method {name!r}: {exc}") from exc
+
+
+def _typed_options(
+    cls: type[AttributionMethod], options: dict[str, Any], name: str
+) -> tuple[dict[str, Any], ParameterError | None]:
+    """Options checked against the type hints of ``cls.__init__``.
+
+    A class with its own ``from_config`` may resolve named values itself (the slice method's
+    ``fill: train_mean``), so a string that does not fit the hint is passed on; if the class
+    then refuses it, the type error is the message (returned as ``deferred``).
+    """
+    own_from_config = cls.from_config.__func__ is not AttributionMethod.from_config.__func__
+    out, deferred = {}, None
+    for key, value in options.items():
+        try:
+            out.update(check_keyword_options(cls.__init__, {key: value}, where=f"method {name}"))
+        except ParameterError as exc:
+            if not (own_from_config and isinstance(value, str)):
+                raise
+            out[key], deferred = value, deferred or exc
+    return out, deferred
 
 
 def __getattr__(name: str) -> Any:

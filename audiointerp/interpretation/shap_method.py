@@ -131,6 +131,8 @@ class Shap(AttributionMethod):
         Silence floor used when ``background`` is None.
     seed : int
         Seed of the gradient explainer's sampling.
+    abs : bool
+        Return the magnitude of the SHAP values (evidence either way counts as important).
     batch_size : int
         Inputs per pass of the gradient explainer. DeepExplainer always runs one clip tiled
         against the background (``2 N`` inputs per pass).
@@ -175,6 +177,7 @@ class Shap(AttributionMethod):
         n_samples: int = 200,
         base: float = SILENCE_FLOOR_DB,
         seed: int = 0,
+        abs: bool = False,  # noqa: A002  (captum's name for the option)
         batch_size: int = 16,
     ) -> None:
         super().__init__(batch_size=batch_size)
@@ -185,6 +188,7 @@ class Shap(AttributionMethod):
         self.n_samples = int(check_positive("n_samples", n_samples))
         self.base = float(base)
         self.seed = int(seed)
+        self.abs = bool(abs)
 
     def _background(self, features: torch.Tensor) -> torch.Tensor:
         if self.background is None:
@@ -242,4 +246,4 @@ class Shap(AttributionMethod):
                 out[idx] = torch.from_numpy(values).to(out)
         finally:
             _strip_shap_attributes(model, before)
-        return out
+        return out.abs() if self.abs else out

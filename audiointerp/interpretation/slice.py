@@ -99,6 +99,10 @@ class Slice(AttributionMethod):
                 fill = None
         return cls(fill=fill, **options)
 
+    def resolution(self, model: nn.Module, n_bins: int, n_frames: int) -> tuple[int, int]:
+        """The occlusion grid: one value per rectangle."""
+        return self.n_freq, self.n_time
+
     def explain(
         self,
         model: nn.Module,

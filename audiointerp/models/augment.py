@@ -6,7 +6,19 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from audiointerp.validation import check_positive, check_tensor
+from audiointerp.validation import check_choice, check_positive, check_tensor
+
+#: What SpecAugment writes into its bands (``train.mask_fill``): the clip's mean, the
+#: frontend's silence floor, or zero in feature units (0 dB; the reproduced study's
+#: ``torchaudio`` masking, whose ``mask_value`` defaults to 0).
+MASK_FILLS: tuple[str, ...] = ("mean", "floor", "zero")
+
+
+def mask_fill_value(kind: str, floor_db: float) -> float | None:
+    """The ``fill`` of :func:`spec_augment` for a ``train.mask_fill`` choice (``None``: the
+    clip's mean)."""
+    check_choice("train.mask_fill", kind, MASK_FILLS)
+    return {"mean": None, "floor": float(floor_db), "zero": 0.0}[kind]
 
 
 def _band_mask(
@@ -46,8 +58,8 @@ def spec_augment(
     generator : torch.Generator
         CPU generator, so the masks do not depend on the device.
     fill : float or None
-        Value written into the bands (e.g. the frontend's silence floor); ``None`` uses each
-        clip's mean.
+        Value written into the bands (e.g. the frontend's silence floor, or 0 as in
+        ``torchaudio``'s masking); ``None`` uses each clip's mean (:func:`mask_fill_value`).
 
     Returns
     -------

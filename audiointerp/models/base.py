@@ -11,7 +11,9 @@ interpretation methods may read besides the logits is declared here, once:
   the patch grid, for transformers; ``attend(features)`` gives the logits and the attention
   maps of one forward pass (for gradients of the logits with respect to the attention) and
   ``token_layout(n_bins, n_frames)`` where each token sits on the features
-  (:class:`~audiointerp.models.tokens.TokenLayout`).
+  (:class:`~audiointerp.models.tokens.TokenLayout`);
+- ``input_grid(n_bins, n_frames)``: the grid the first layer resolves (coarser than the input
+  when the model pools it first), which bounds the resolution of gradient maps.
 
 :attr:`AudioClassifier.capabilities` summarises which of these a model offers, so a method can
 say what it needs (``requires = frozenset({"attention"})``) without knowing the family.
@@ -54,6 +56,12 @@ class AudioClassifier(nn.Module):
             f"{type(self).__name__} is a {self.kind} and has no attention maps; attention-based "
             "methods need a transformer (e.g. build_model('ast', ...))"
         )
+
+    def input_grid(self, n_bins: int, n_frames: int) -> tuple[int, int]:
+        """``(rows, columns)`` of the input as the first layer that sees it resolves it: the
+        full ``(n_bins, n_frames)`` unless the model pools its input first, which makes every
+        input gradient constant over each pooled cell (the finest grid gradient maps have)."""
+        return int(n_bins), int(n_frames)
 
     def token_grid(self, n_bins: int, n_frames: int) -> tuple[int, int]:
         """``(n_freq_patches, n_time_patches)`` of the token grid for an ``F x T`` input."""

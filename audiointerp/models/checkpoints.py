@@ -16,7 +16,7 @@ import dataclasses
 import logging
 import os
 import pickle
-import zipfile
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,18 +24,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from audiointerp.config import from_dict, to_dict
-from audiointerp.errors import CheckpointError
+from audiointerp.config import to_dict
+from audiointerp.errors import CheckpointError, naming_file
 from audiointerp.files import sha256_file
 from audiointerp.models.base import ModelConfig
+from audiointerp.models.checkpoint_checks import FORMAT, check_classifier, load_state
 from audiointerp.models.cnn import PannsCnn, TransferCnn14
-from audiointerp.models.registry import model_config, model_from_config
+from audiointerp.models.registry import model_from_config
 from audiointerp.processing import Frontend, FrontendConfig, build_frontend
 from audiointerp.runtime import default_device
 
 log = logging.getLogger(__name__)
 
-FORMAT = "audiointerp-classifier/1"
 # Entries of a PANNs file that belong to its built-in frontend or its AudioSet head.
 PANNS_DROPPED_PREFIXES = ("spectrogram_extractor.", "logmel_extractor.", "fc_audioset.")
 PANNS_BINS = 64
@@ -83,6 +83,11 @@ class LoadedClassifier:
         return None if value is None else float(value)
 
 
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
 def read_checkpoint(path: str | Path) -> Any:
     """Unpickle a checkpoint file with ``weights_only=True``, on CPU.
 
@@ -99,31 +104,74 @@ def read_checkpoint(path: str | Path) -> Any:
     Raises
     ------
     CheckpointError
-        Missing, truncated or corrupt file, or a pickle that would run code.
+        Missing, unreadable (permissions), empty, truncated or corrupt file, or a pickle that
+        would run code; the message names the file and the cause.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist; check the path")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} is a folder, not a file; pass the .pt file")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1)
+    except PermissionError:
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read: permission denied; make it readable "
+            f"(chmod u+r {path}) or copy it somewhere you can read"
+        ) from None
+    except OSError as exc:
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read ({exc.strerror or exc}); check the disk or copy "
+            "the file again"
+        ) from None
+    if not head:
+        raise CheckpointError(
+            f"checkpoint {path} is empty (0 bytes): a download or save was interrupted; "
+            "download or train it again"
+        )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
             f"checkpoint {path} holds objects other than tensors and plain containers, so it was "
-            f"refused without running anything ({str(exc).splitlines()[0]}); use a file written "
+            f"refused without running anything ({_first_line(exc)}); use a file written "
             "by audiointerp or a PANNs release file from Zenodo"
         ) from exc
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
+    except PermissionError:
         raise CheckpointError(
-            f"checkpoint {path} cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
-            "the file is truncated or not a PyTorch checkpoint: download or train it again"
+            f"checkpoint {path} cannot be read: permission denied; make it readable "
+            f"(chmod u+r {path})"
+        ) from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # any failure to parse the bytes means a bad file
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read ({_first_line(exc)}); the file is truncated or "
+            "not a PyTorch checkpoint: download or train it again"
         ) from exc
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
+    """``torch.save`` through a temporary file in the same folder and ``os.replace``: a crash
+    or a full disk never leaves a half-written checkpoint under the real name (nor a
+    temporary file behind)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)  # a crash never leaves a half-written checkpoint under the real name
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:  # os.open with 0o666 honours the user's umask (mkstemp would make it 0600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:  # name the checkpoint, not the temporary file
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+    try:
+        with naming_file(path), os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _as_dict(cfg: Any) -> dict[str, Any]:
@@ -179,7 +227,12 @@ def save_classifier(
 def load_classifier(
     path: str | Path, *, device: str | torch.device | None = None
 ) -> LoadedClassifier:
-    """Load a checkpoint written by :func:`save_classifier`, or a Hugging Face AST directory.
+    """Load a checkpoint written by :func:`save_classifier`, validating it first, or a Hugging
+    Face AST directory.
+
+    Before anything is built the file's structure is checked (:func:`check_classifier`): the
+    entries and their types, the class list against the model's output size, every tensor's
+    type, shape and values (NaN/Inf weights are refused).
 
     Parameters
     ----------
@@ -193,6 +246,12 @@ def load_classifier(
     Returns
     -------
     LoadedClassifier
+
+    Raises
+    ------
+    CheckpointError
+        The file cannot be read or does not describe a usable classifier; the message names
+        the file, the problem and what to do.
     """
     path = Path(path)
     if path.is_dir():
@@ -204,74 +263,21 @@ def load_classifier(
                 "Face AST directory written by save_pretrained"
             )
         return load_hf_ast(path, device=default_device(str(device) if device else None))
-    obj = read_checkpoint(path)
-    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-        hint = ""
-        if (
-            isinstance(obj, dict)
-            and "model" in obj
-            and isinstance(obj["model"], dict)
-            and any(k.startswith("conv_block1.") for k in obj["model"])
-        ):
-            hint = " It looks like a PANNs release file: use it as model.pretrained in a training config."
-        raise CheckpointError(
-            f"checkpoint {path} is not an audiointerp classifier (no format {FORMAT!r}); "
-            f"pass a file written by `audiointerp train` or save_classifier.{hint}"
-        )
-    missing = [k for k in ("model", "frontend", "classes", "model_state_dict") if k not in obj]
-    if missing:
-        raise CheckpointError(
-            f"checkpoint {path} lacks {missing}; it is incomplete, train it again"
-        )
-    spec = obj["model"]
-    if not isinstance(spec, dict):
-        raise CheckpointError(
-            f"checkpoint {path}: its `model` entry is {type(spec).__name__}, not a mapping of the "
-            "model's config; the file was not written by audiointerp: train it again"
-        )
-    try:
-        shape = {k: int(spec[k]) for k in ("num_classes", "num_bins")}
-        cfg = model_config({k: v for k, v in spec.items() if k not in shape}, where=f"{path}:model")
-        frontend_cfg = from_dict(FrontendConfig, obj["frontend"], where=f"{path}:frontend")
-        model = model_from_config(cfg, **shape)
-    except KeyError as exc:
-        raise CheckpointError(
-            f"checkpoint {path}: its `model` entry lacks {exc}; train it again"
-        ) from exc
-    except (ValueError, TypeError) as exc:
-        raise CheckpointError(f"checkpoint {path} has an unusable config: {exc}") from exc
-    _load_state(model, obj["model_state_dict"], path)
     dev = default_device(str(device) if device is not None else None)
+    obj = read_checkpoint(path)
+    cfg, frontend_cfg, shape, classes = check_classifier(obj, path)
+    model = model_from_config(cfg, **shape)
+    load_state(model, obj["model_state_dict"], path)
     frontend = build_frontend(frontend_cfg).to(dev)
     return LoadedClassifier(
         model.to(dev).eval(),
         frontend,
-        list(obj["classes"]),
+        classes,
         cfg,
-        dict(obj.get("meta", {})),
+        dict(obj.get("meta") or {}),
         path=path,
         sha256=sha256_file(path),
     )
-
-
-def _load_state(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
-    own = model.state_dict()
-    problems = [f"missing {k}" for k in own if k not in state]
-    problems += [f"unexpected {k}" for k in state if k not in own]
-    problems += [
-        f"{k}: file {tuple(v.shape)} vs model {tuple(own[k].shape)}"
-        for k, v in state.items()
-        if k in own and tuple(v.shape) != tuple(own[k].shape)
-    ]
-    if problems:
-        shown = "; ".join(problems[:5]) + (
-            f"; ... ({len(problems)} in all)" if len(problems) > 5 else ""
-        )
-        raise CheckpointError(
-            f"checkpoint {path} does not fit the model it describes ({shown}); "
-            "the file was edited or written by another version: train it again"
-        )
-    model.load_state_dict(state)
 
 
 def panns_backbone_state(panns_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -201,6 +201,12 @@ class PannsCnn(AudioClassifier):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
+    def input_grid(self, n_bins: int, n_frames: int) -> tuple[int, int]:
+        """``(n_bins // input_pool, n_frames)``: the input pooling averages ``input_pool`` bins
+        before any convolution, so input gradients are constant over each group."""
+        pool = self.input_pool.kernel_size[0] if isinstance(self.input_pool, nn.AvgPool2d) else 1
+        return int(n_bins) // int(pool), int(n_frames)
+
     def _blocks(self, features: torch.Tensor) -> list[torch.Tensor]:
         """Outputs of every conv block, shallow to deep, ``(B, C_i, F_i, T_i)``."""
         check_tensor("features", features, shape=(None, 1, self.num_bins, None), finite=False)
@@ -285,6 +291,10 @@ class TransferCnn14(AudioClassifier):
     def hidden(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
         """The backbone's conv block outputs (see :meth:`PannsCnn.hidden`)."""
         return self.base.hidden(features)
+
+    def input_grid(self, n_bins: int, n_frames: int) -> tuple[int, int]:
+        """The backbone's (see :meth:`PannsCnn.input_grid`)."""
+        return self.base.input_grid(n_bins, n_frames)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Return logits ``(B, num_classes)`` for features ``(B, 1, F, T)``."""

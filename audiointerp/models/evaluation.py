@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,8 @@ from torch import nn
 
 from audiointerp.data import open_dataset
 from audiointerp.data.mixing import load_noise, mix_at_snr, paper_mix
+from audiointerp.errors import ParameterError
+from audiointerp.files import atomic_write_bytes, atomic_write_text
 from audiointerp.models.checkpoints import load_classifier
 from audiointerp.processing import Frontend
 from audiointerp.validation import check_positive, check_tensor
@@ -107,6 +110,7 @@ def evaluate_waves(
     finally:
         model.train(was_training)
     labels = labels.cpu().long()
+    _check_outputs(logits, labels, num_classes)
     loss = float(nn.functional.cross_entropy(logits, labels)) if len(labels) else float("nan")
     pred = logits.argmax(dim=1).numpy()
     y = labels.numpy()
@@ -114,6 +118,26 @@ def evaluate_waves(
     acc = float((pred == y).mean()) if len(y) else float("nan")
     probs = torch.softmax(logits, dim=1).numpy().astype(np.float32)
     return EvalResult(acc, loss, cm, pred, probs)
+
+
+def _check_outputs(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> None:
+    """Refuse outputs that would make the numbers silently wrong."""
+    if logits.numel() and logits.shape[1] != num_classes:
+        raise ParameterError(
+            f"the model has {logits.shape[1]} outputs but {num_classes} classes were given; "
+            "predictions outside the class list would be dropped: use the checkpoint's classes"
+        )
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise ParameterError(
+            f"labels must lie in [0, {num_classes}), got {int(labels.min())}..{int(labels.max())}"
+        )
+    bad = int((~torch.isfinite(logits)).any(dim=1).sum()) if logits.numel() else 0
+    if bad:
+        raise ParameterError(
+            f"the model gave NaN or Inf outputs for {bad} of {len(logits)} clips (diverged "
+            "training, broken weights or non-finite audio), so accuracy would be meaningless; "
+            "retrain with a lower learning rate, or check the checkpoint and the audio"
+        )
 
 
 def write_confusion(
@@ -139,7 +163,7 @@ def write_confusion(
     stem.parent.mkdir(parents=True, exist_ok=True)
     csv = stem.with_suffix(".csv")
     frame = pd.DataFrame(cm, index=pd.Index(classes, name="true"), columns=list(classes))
-    frame.to_csv(csv)
+    atomic_write_text(csv, frame.to_csv())
     n = len(classes)
     fig = Figure(figsize=(2.0 + 0.45 * n, 1.5 + 0.45 * n))
     ax = fig.add_subplot()
@@ -157,8 +181,15 @@ def write_confusion(
     ax.set_title(f"accuracy {100 * acc:.1f}% (n = {int(cm.sum())})", fontsize=9)
     fig.tight_layout()
     png = stem.with_suffix(".png")
-    fig.savefig(png, dpi=110)
+    _save_png(fig, png)
     return csv, png
+
+
+def _save_png(fig: Figure, path: Path) -> None:
+    """Render to memory, then write atomically (a full disk leaves no half-written PNG)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def plot_learning_curve(history: pd.DataFrame, path: str | Path) -> Path:
@@ -185,7 +216,7 @@ def plot_learning_curve(history: pd.DataFrame, path: str | Path) -> Path:
     ax_acc.legend()
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=110)
+    _save_png(fig, path)
     return path
 
 
@@ -325,8 +356,6 @@ def evaluate_checkpoint(
             waves = mix_at_snr(waves, added, snr_db, normalize=True)[0]
             condition = f"{stem}_snr{snr_db:g}"
     elif snr_db is not None:
-        from audiointerp.errors import ParameterError
-
         raise ParameterError("--snr-db needs --noise (a noise name or file to mix in)")
     result = evaluate_waves(
         loaded.model,

@@ -19,10 +19,10 @@ from audiointerp.models.base import ModelConfig
 from audiointerp.models.cnn import CnnConfig
 from audiointerp.models.registry import model_config
 from audiointerp.processing import FrontendConfig
-from audiointerp.validation import check_choice, check_positive
+from audiointerp.validation import check_choice, check_device, check_positive
 
 Schedule = Literal["none", "cosine"]
-MaskFill = Literal["mean", "floor"]
+MaskFill = Literal["mean", "floor", "zero"]
 
 
 @dataclass
@@ -52,10 +52,11 @@ class OptimConfig:
         SpecAugment: largest masked band in bins / frames (0 disables).
     n_freq_masks, n_time_masks : int
         SpecAugment: bands per clip and axis.
-    mask_fill : {"mean", "floor"}
-        What SpecAugment writes into its bands: the clip's mean, or the frontend's silence
-        floor. "floor" shows the model, during training, the value that interpretation masks
-        write into removed regions, so masked inputs at test time are not out of distribution.
+    mask_fill : {"mean", "floor", "zero"}
+        What SpecAugment writes into its bands: the clip's mean, the frontend's silence
+        floor, or 0 in feature units (0 dB, the reproduced study's torchaudio masking).
+        "floor" shows the model, during training, the value that interpretation masks write
+        into removed regions, so masked inputs at test time are not out of distribution.
     time_roll : bool
         Shift each clip circularly in time by a random number of frames
         (:func:`~audiointerp.models.augment.time_roll`).
@@ -102,9 +103,10 @@ class OptimConfig:
         ):
             check_positive(f"train.{name}", getattr(self, name), allow_zero=True)
         check_choice("train.schedule", self.schedule, ("none", "cosine"))
-        check_choice("train.mask_fill", self.mask_fill, ("mean", "floor"))
+        check_choice("train.mask_fill", self.mask_fill, ("mean", "floor", "zero"))
         if self.patience is not None:
             check_positive("train.patience", self.patience)
+        check_device("train.device", self.device)
 
 
 @dataclass

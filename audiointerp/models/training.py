@@ -34,7 +34,7 @@ from torch import nn
 
 from audiointerp.config import load_yaml, save_yaml, to_dict
 from audiointerp.errors import CheckpointError
-from audiointerp.models.augment import mixup, spec_augment, time_roll
+from audiointerp.models.augment import mask_fill_value, mixup, spec_augment, time_roll
 from audiointerp.models.checkpoints import (
     atomic_torch_save,
     load_panns_weights,
@@ -131,7 +131,7 @@ def train_epoch(
                 n_freq_masks=tc.n_freq_masks,
                 n_time_masks=tc.n_time_masks,
                 generator=generator,
-                fill=frontend.floor_db if tc.mask_fill == "floor" else None,
+                fill=mask_fill_value(tc.mask_fill, frontend.floor_db),
             )
             if tc.time_roll:
                 feats = time_roll(feats, generator=generator)

@@ -3,7 +3,8 @@
 Field names follow librosa's vocabulary. Defaults are the embedded benchmark's log-mel
 frontend (16 kHz, 32 ms windows, 16 ms hop, 64 Slaney mel bands over 50-8000 Hz, power
 spectrogram in dB with a -100 dB floor); :meth:`FrontendConfig.paper_esc50` gives the
-paper's ESC-50 setting exactly.
+reproduced study's ESC-50 setting exactly (its STFT model at 16 kHz, its torchaudio
+filterbank and padding).
 """
 
 from __future__ import annotations
@@ -137,20 +138,28 @@ class FrontendConfig:
 
     @classmethod
     def paper_esc50(cls, kind: Literal["stft", "mel"] = "mel") -> FrontendConfig:
-        """The paper's ESC-50 setting: 32 kHz, n_fft = window = 1024, hop 320, 64 mel bands
-        over 50-14000 Hz, power spectrogram in dB, no ``top_db``."""
+        """The reproduced study's ESC-50 setting, as its code ran it (torchaudio defaults).
+
+        Mel: 32 kHz, n_fft = window = 1024, hop 320, 64 mel bands over 50-14000 Hz. STFT:
+        16 kHz, n_fft = window = 512, hop 256 (257 bins). Both: power spectrogram in dB, no
+        ``top_db``, reflect padding, HTK mel scale with unit-peak (not unit-area) triangles.
+        """
+        sr, n_fft, hop = (32000, 1024, 320) if kind == "mel" else (16000, 512, 256)
         return cls(
             kind=kind,
             log=True,
-            sr=32000,
-            n_fft=1024,
-            win_length=1024,
-            hop_length=320,
+            sr=sr,
+            n_fft=n_fft,
+            win_length=n_fft,
+            hop_length=hop,
+            pad_mode="reflect",
             n_mels=64,
             fmin=50.0,
-            fmax=14000.0,
+            fmax=14000.0 if kind == "mel" else 8000.0,
             power=2.0,
             top_db=None,
+            mel_norm=None,
+            htk=True,
         )
 
 

@@ -23,7 +23,7 @@ from audiointerp.validation import check_tensor
 
 __all__ = ["Frontend", "Spectrogram", "build_frontend"]
 
-Route = Literal["phase", "paper", "griffinlim"]
+Route = Literal["phase", "paper", "paper_nnls", "griffinlim"]
 
 
 @dataclass(frozen=True, eq=False)

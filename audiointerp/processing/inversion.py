@@ -8,11 +8,17 @@ Three routes from a mask ``M`` ``(B, 1, F, T)`` in [0, 1] to audio ``(B, N)``:
     STFT and invert it (ISTFT, original phase). Exact: an all-ones mask returns the input,
     and the audio of ``M`` plus that of ``1 - M`` is the input.
 ``"paper"``
-    The route of the reproduced paper ("Constructing Post-hoc Interpretations for Audio
+    The route of the reproduced study ("Constructing Post-hoc Interpretations for Audio
     Classification Models"): mask the dB features towards the floor,
-    ``(X - floor) * M + floor``, back to linear power, undo the mel filterbank approximately
-    (non-negative least squares), then ISTFT with the original phase. Lossy even for an
-    all-ones mask (the mel scale discards detail), kept for faithful reproduction.
+    ``(X - floor) * M + floor``, back to linear power, undo the mel filterbank as the study
+    did (``torchaudio``'s ``InverseMelScale``: the minimum-norm least-squares solution on the
+    frontend's own filterbank, negative values clamped to zero), then ISTFT with the original
+    phase. Lossy even for an all-ones mask (the mel scale discards detail), kept for faithful
+    reproduction.
+``"paper_nnls"``
+    The ``"paper"`` route with a better inverse mel scale: ``nnls_iter`` accelerated
+    projected-gradient steps of non-negative least squares from that clamped solution
+    (:func:`audiointerp.processing.mel.nnls`), which fits the mel spectrogram more closely.
 ``"griffinlim"``
     The phase route's masked magnitude with the phase estimated by fast Griffin-Lim, for when
     the phase is not to be used.
@@ -44,7 +50,8 @@ __all__ = [
     "spectral_convergence",
 ]
 
-ROUTES = ("phase", "paper", "griffinlim")
+ROUTES = ("phase", "paper", "paper_nnls", "griffinlim")
+Route = Literal["phase", "paper", "paper_nnls", "griffinlim"]
 
 
 def check_mask(frontend: Frontend, spec: Spectrogram, mask: torch.Tensor) -> torch.Tensor:
@@ -82,7 +89,7 @@ def resynthesize(
     spec: Spectrogram,
     mask: torch.Tensor,
     *,
-    route: Literal["phase", "paper", "griffinlim"] = "phase",
+    route: Route = "phase",
     n_iter: int = 32,
     momentum: float = 0.99,
     seed: int = 0,
@@ -98,12 +105,12 @@ def resynthesize(
         From ``frontend.analyze(wave)``.
     mask : torch.Tensor (B, 1, F, T)
         Values in [0, 1], same shape as ``spec.features``.
-    route : {"phase", "paper", "griffinlim"}
+    route : {"phase", "paper", "paper_nnls", "griffinlim"}
         See the module docstring.
     n_iter, momentum, seed : int, float, int
         Griffin-Lim iterations, momentum and random-phase seed ("griffinlim" only).
     nnls_iter : int
-        Projected-gradient steps of the inverse mel scale ("paper" with mel only).
+        Projected-gradient steps of the inverse mel scale ("paper_nnls" with mel only).
 
     Returns
     -------
@@ -121,7 +128,29 @@ def resynthesize(
         return griffinlim(
             frontend, mag, length=spec.length, n_iter=n_iter, momentum=momentum, seed=seed
         )
-    return _paper_route(frontend, spec, mask, nnls_iter=nnls_iter)
+    steps = int(check_positive("nnls_iter", nnls_iter, allow_zero=True))
+    return _paper_route(frontend, spec, mask, nnls_iter=steps if route == "paper_nnls" else 0)
+
+
+def inverse_mel_lstsq(fb_pinv: torch.Tensor, S: torch.Tensor) -> torch.Tensor:
+    """The study's inverse mel scale: ``max(0, pinv(fb) @ S)``.
+
+    ``pinv(fb) @ S`` is the minimum-norm least-squares solution of ``fb @ X = S`` (what
+    ``torch.linalg.lstsq`` returns for the wide, full-rank filterbank), clamped at zero as
+    ``torchaudio.transforms.InverseMelScale`` does (``relu``).
+
+    Parameters
+    ----------
+    fb_pinv : torch.Tensor (K, M)
+        Pseudo-inverse of the filterbank (:func:`audiointerp.processing.mel.pseudo_inverse`).
+    S : torch.Tensor (..., M, T)
+        Mel power spectrogram.
+
+    Returns
+    -------
+    torch.Tensor (..., K, T), non-negative
+    """
+    return torch.clamp(fb_pinv @ S, min=0.0)
 
 
 def _paper_route(frontend: Frontend, spec: Spectrogram, mask: torch.Tensor, *, nnls_iter: int):
@@ -131,7 +160,10 @@ def _paper_route(frontend: Frontend, spec: Spectrogram, mask: torch.Tensor, *, n
     S = _stft.db_to_power(X, power=c.power, ref=c.ref) if c.log else X
     if c.kind == "mel":
         k = frontend.constants(S.device, S.dtype)
-        S = mel.nnls(k.fb, S, n_iter=nnls_iter, pinv=k.fb_pinv, lipschitz=frontend.fb_lipschitz)
+        if nnls_iter > 0:
+            S = mel.nnls(k.fb, S, n_iter=nnls_iter, pinv=k.fb_pinv, lipschitz=frontend.fb_lipschitz)
+        else:
+            S = inverse_mel_lstsq(k.fb_pinv, S)
     mag = torch.clamp(S, min=0.0).pow(1.0 / c.power)
     return frontend.istft(torch.polar(mag, spec.phase), spec.length)
 

@@ -29,7 +29,13 @@ from audiointerp.errors import ParameterError
 from audiointerp.experiments.core.batch import PreparedBatch, StageTimer, to_numpy
 from audiointerp.experiments.core.scoring import MaskedProbs, evaluate_masks, metric_rows
 from audiointerp.interpretation import AttributionMethod, Explanation, Region
-from audiointerp.interpretation.masks import MASK_NAMES, NATIVE_MASK, apply_mask, make_masks
+from audiointerp.interpretation.masks import (
+    ALL_MASK_NAMES,
+    MASK_NAMES,
+    NATIVE_MASK,
+    apply_mask,
+    make_masks,
+)
 from audiointerp.validation import check_choice
 
 # Most clips x masks resynthesized in one call (bounds the tiled STFT's memory).
@@ -46,7 +52,7 @@ def mask_names_for(method: AttributionMethod, masks: Sequence[str] | None) -> li
     method gives its own mask and ``masks`` does not already list it."""
     names = list(MASK_NAMES if masks is None else masks)
     for name in names:
-        check_choice("mask", name, (*MASK_NAMES, NATIVE_MASK))
+        check_choice("mask", name, (*ALL_MASK_NAMES, NATIVE_MASK))
     if NATIVE_MASK in names and not method.gives_native_mask:
         raise ParameterError(
             f"mask {NATIVE_MASK!r}: method {method.name!r} has no native mask; use the 14 "
@@ -189,7 +195,7 @@ def explain_batch(
         Run seed: stochastic methods are seeded from ``(seed, method, clip id)``.
     batch_size : int
         Most masked variants per forward pass.
-    resynth_route : {"phase", "paper", "griffinlim"} or None
+    resynth_route : {"phase", "paper", "paper_nnls", "griffinlim"} or None
         Inversion route of the masked-in audio (SI-SDR, ``audio``); ``None`` skips audio.
     audio : bool
         Also return every mask's masked-in and masked-out audio.

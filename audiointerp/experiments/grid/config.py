@@ -13,13 +13,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from audiointerp.config import from_dict, load_config, to_dict
+from audiointerp.config import ALLOW_EMPTY, apply_overrides, from_dict, load_config, to_dict
 from audiointerp.data.config import DataConfig
 from audiointerp.errors import ParameterError
-from audiointerp.validation import check_choice, check_positive
+from audiointerp.processing.inversion import ROUTES as RESYNTH_ROUTES
+from audiointerp.validation import check_choice, check_device, check_positive
 
-ResynthRoute = Literal["phase", "paper", "griffinlim"]
-RESYNTH_ROUTES = ("phase", "paper", "griffinlim")
+ResynthRoute = Literal["phase", "paper", "paper_nnls", "griffinlim"]
 
 # Keys of older configs and what they are called now (one name per knob).
 RENAMED = {
@@ -51,9 +51,12 @@ class ExperimentConfig:
     methods : dict of str to dict
         Method name (``audiointerp.interpretation.method_names()``) -> its options, as the
         method's ``from_config`` reads them (e.g. SHAP's ``background_per_class``, the slice
-        method's ``fill``).
+        method's ``fill``). An entry with ``method: <registered name>`` among its options is
+        an alias running that method under the entry's name (``saliency_abs: {method:
+        saliency, abs: true}``).
     masks : tuple of str or None
-        Mask names (``None``: all 14 of ``interpretation.masks.MASK_NAMES``); methods with
+        Mask names (``None``: all 14 of ``interpretation.masks.MASK_NAMES``; the study's
+        ``topK_k_pos_study`` rule is selectable by name); methods with
         their own mask also get ``native``.
     clips_per_unit : int
         Clips per unit of work (the resumable granule, one file of rows).
@@ -70,9 +73,11 @@ class ExperimentConfig:
         Save raw attributions per batch (float16 ``.npz``, git-ignored).
     sanity_clips : int
         Clean test clips for the model-randomization sanity check per model and method
-        (0 skips it); written to ``<output>/<model>/sanity.csv``.
+        (0 skips it; at least 20 for intervals worth reading); written to
+        ``<output>/<model>/sanity.csv``, ``cascade.csv`` and ``sanity.png``
+        (:mod:`audiointerp.experiments.grid.sanity`).
     sanity_methods : tuple of str or None
-        Methods checked (``None``: all of ``methods``).
+        Methods checked (``None``: all of ``methods``; an empty list: none).
     seed : int
         Seeds clip selection, the ``other_class`` pairing and every stochastic method per clip.
     device : str or None
@@ -102,7 +107,7 @@ class ExperimentConfig:
     resynth_route: str = "phase"
     save_attributions: bool = True
     sanity_clips: int = 0
-    sanity_methods: tuple[str, ...] | None = None
+    sanity_methods: tuple[str, ...] | None = field(default=None, metadata={ALLOW_EMPTY: True})
     seed: int = 0
     device: str | None = None
     output: str = "results"
@@ -118,7 +123,7 @@ class ExperimentConfig:
             tuple(self.conditions), self.noise_files
         )
         if self.masks is not None:
-            from audiointerp.interpretation.masks import MASK_NAMES, NATIVE_MASK
+            from audiointerp.interpretation.masks import ALL_MASK_NAMES, NATIVE_MASK
 
             if isinstance(self.masks, str):
                 self.masks = (self.masks,)
@@ -126,7 +131,7 @@ class ExperimentConfig:
             if not self.masks:
                 raise ParameterError("masks is empty; list mask names or use null for all 14")
             for name in self.masks:
-                check_choice("masks", name, (*MASK_NAMES, NATIVE_MASK))
+                check_choice("masks", name, (*ALL_MASK_NAMES, NATIVE_MASK))
         if self.sanity_methods is not None:
             self.sanity_methods = tuple(self.sanity_methods)
             unknown = sorted(set(self.sanity_methods) - set(self.methods or {}))
@@ -143,6 +148,8 @@ class ExperimentConfig:
         check_positive("clips_per_unit", self.clips_per_unit)
         check_positive("batch_size", self.batch_size)
         check_choice("resynth_route", self.resynth_route, RESYNTH_ROUTES)
+        check_device("device", self.device)
+        check_positive("sanity_clips", self.sanity_clips, allow_zero=True)
         if not 0.0 < self.paper_alpha <= 1.0:
             raise ParameterError(f"paper_alpha must be in (0, 1], got {self.paper_alpha}")
 
@@ -181,14 +188,14 @@ class ExperimentConfig:
         noises, output, methods' file options): the notebooks resolve them against the
         repository root (``audiointerp.paths.repo_path``) whatever folder their kernel runs in.
         """
-        from audiointerp.interpretation import method_class
+        from audiointerp.interpretation import resolve_method
 
         def r(value: Any) -> Any:
             return value if value is None or value == "" else str(resolve(value))
 
         methods = {}
         for name, options in self.methods.items():
-            keys = method_class(name).file_options
+            keys = resolve_method(name, options)[0].file_options
             methods[name] = {k: (r(v) if k in keys else v) for k, v in options.items()}
         return replace(
             self,
@@ -215,7 +222,7 @@ def content_digests(cfg: ExperimentConfig) -> dict[str, Any]:
     """
     from audiointerp.experiments.grid.conditions import condition_noise_path, parse_condition
     from audiointerp.files import sha256_path
-    from audiointerp.interpretation import method_class
+    from audiointerp.interpretation import resolve_method
 
     def digest(path: str | Path | None) -> str | None:
         # a path may be a folder (a Hugging Face model directory): hash all of its files
@@ -223,7 +230,8 @@ def content_digests(cfg: ExperimentConfig) -> dict[str, Any]:
 
     methods = {}
     for name, options in cfg.methods.items():
-        files = {k: digest(options[k]) for k in method_class(name).file_options if k in options}
+        cls, opts = resolve_method(name, options)
+        files = {k: digest(opts[k]) for k in cls.file_options if k in opts}
         if files:
             methods[name] = files
     noises = {}
@@ -262,14 +270,8 @@ def load_experiment(
         for key in load_yaml(path):
             _check_renamed(key, str(path))
         return load_config(ExperimentConfig, path, overrides)
-    data: dict[str, Any] = {}
-    for dotted, value in (overrides or {}).items():
-        node = data
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return from_dict(ExperimentConfig, data, where="overrides")
+    data = apply_overrides({}, overrides, where="the default config")
+    return from_dict(ExperimentConfig, data, where="--set")
 
 
 def notebook_config(

@@ -50,25 +50,43 @@ class RunResult:
 def _sanity(cfg: ExperimentConfig, session: ExperimentSession) -> None:
     from audiointerp.experiments.grid.sanity import run_sanity, sanity_path
 
+    if cfg.sanity_methods == ():  # an empty list asks for no method to be checked
+        return
     for model_name, clf in session.classifiers.items():
         if sanity_path(cfg.output_dir, model_name).is_file():
             continue
         test, chosen = session.dataset(model_name)
-        waves, _, _ = test.load_batch(chosen[: cfg.sanity_clips])
+        waves, _, ids = test.load_batch(chosen[: cfg.sanity_clips])
         with torch.inference_mode():
             feats = clf.frontend.features(torch.from_numpy(waves).to(session.device))
         feats = feats.clone()  # a normal tensor: gradient methods need requires_grad
         methods = session.methods(model_name)
-        # methods the model cannot run (e.g. attention methods on a CNN) were left out
-        names = [n for n in (cfg.sanity_methods or tuple(cfg.methods)) if n in methods]
+        # None: every method; an empty list: none (not "every", as `or` would make it).
+        # Methods the model cannot run (e.g. attention methods on a CNN) were left out.
+        names = tuple(cfg.methods) if cfg.sanity_methods is None else cfg.sanity_methods
         run_sanity(
             model_name,
             clf.model,
             feats,
-            {n: methods[n] for n in names},
+            {n: methods[n] for n in names if n in methods},
             output=cfg.output_dir,
+            ids=list(ids),
             seed=cfg.seed,
         )
+
+
+def reference_methods(cfg: ExperimentConfig) -> dict[str, str]:
+    """The config's reference methods and what each stands for (``"chance"``, ``"input"``,
+    ``"ideal"``; :attr:`AttributionMethod.reference`): the manifest's ``references`` entry,
+    from which tables mark baselines without knowing method names."""
+    from audiointerp.interpretation import resolve_method
+
+    out = {}
+    for name, options in cfg.methods.items():
+        kind = resolve_method(name, options)[0].reference
+        if kind is not None:
+            out[name] = kind
+    return out
 
 
 def grid_units(
@@ -197,6 +215,8 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True) -> RunResult
         store,
         session=record,
         contents=contents,
+        resolution=session.resolutions(),
+        references=reference_methods(cfg),
         **({"methods": built} if (built := session.method_descriptions()) else {}),
         skipped=[{"model": m, "method": n, "reason": r} for (m, n), r in skips.items()],
         n_rows=len(table),

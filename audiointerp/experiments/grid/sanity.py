@@ -1,14 +1,30 @@
 """The model-randomization sanity check of each method, as part of a grid run.
 
-For each model, ``sanity_clips`` clean test clips are attributed with the trained model and
-with copies whose layers are randomized top-down (``interpretation.sanity``); a method passes
-when its maps stop resembling the trained model's. One file per model,
-``<output>/<model>/sanity.csv`` (read by the tables), written atomically and skipped when present.
+For each model, ``sanity_clips`` clean test clips (at least 20 for intervals worth reading)
+are attributed with the trained model and with copies whose layers are randomized top-down
+(:mod:`audiointerp.interpretation.sanity`), each clip seeded as in the grid. Three files per
+model under ``<output>/<model>/``, written atomically and skipped when ``sanity.csv`` exists:
+
+``sanity.csv`` (one row per method; what the tables show)
+    ``model``, ``method``, ``n_clips``, ``n_layers``; ``rho_top`` (mean ``|rho|`` over clips
+    after the top layer is randomized); ``rho_all``, ``rho_all_low``, ``rho_all_high`` (mean
+    ``|rho|`` after every layer, and its bootstrap interval); ``confidence``; ``threshold``;
+    ``absolute`` (maps compared as ``|A|``); ``passed`` (bool); ``status`` (``pass``:
+    ``rho_all_high < threshold``; ``fail``: ``rho_all_low >= threshold``; ``inconclusive``
+    otherwise; ``skipped`` for methods that cannot run without stems, with ``note``).
+``cascade.csv`` (one row per method and cascade step; the curve)
+    ``model``, ``method``, ``step`` (1 = top layer randomized), ``layer`` (the layer
+    randomized at that step, all above it too), ``n_clips``, ``rho_mean``, ``rho_low``,
+    ``rho_high`` (mean ``|rho|`` and interval), ``rho_median``.
+``sanity.png``
+    The cascading curve of Adebayo et al.: mean ``|rho|`` per step with its interval, one line
+    per method, the threshold dashed.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +36,46 @@ from audiointerp.experiments.grid.store import atomic_write_csv, read_csv
 
 log = logging.getLogger(__name__)
 
+#: Columns of ``sanity.csv`` and ``cascade.csv`` (see the module docstring).
+SANITY_COLUMNS: tuple[str, ...] = (
+    "model",
+    "method",
+    "n_clips",
+    "n_layers",
+    "rho_top",
+    "rho_all",
+    "rho_all_low",
+    "rho_all_high",
+    "confidence",
+    "threshold",
+    "absolute",
+    "passed",
+    "status",
+    "note",
+)
+CASCADE_COLUMNS: tuple[str, ...] = (
+    "model",
+    "method",
+    "step",
+    "layer",
+    "n_clips",
+    "rho_mean",
+    "rho_low",
+    "rho_high",
+    "rho_median",
+)
+
 
 def sanity_path(output: str | Path, model_name: str) -> Path:
     return Path(output) / model_name / "sanity.csv"
+
+
+def cascade_path(output: str | Path, model_name: str) -> Path:
+    return Path(output) / model_name / "cascade.csv"
+
+
+def plot_path(output: str | Path, model_name: str) -> Path:
+    return Path(output) / model_name / "sanity.png"
 
 
 def run_sanity(
@@ -32,6 +85,7 @@ def run_sanity(
     methods: dict[str, Any],
     *,
     output: str | Path,
+    ids: Sequence[str] | None = None,
     seed: int = 0,
 ) -> pd.DataFrame:
     """Run (or read back) the cascading-randomization check of ``methods`` on ``features``.
@@ -45,40 +99,120 @@ def run_sanity(
     features : torch.Tensor (B, 1, F, T)
         Clean test clips.
     methods : dict of str to AttributionMethod
+        Keyed by the names the grid reports them under (seeds depend on them).
     output : str or Path
         Results root.
+    ids : sequence of str, optional
+        Clip ids: each clip is attributed alone and seeded from ``(seed, method, id)``, as in
+        the grid (default ``"0", "1", ...``).
     seed : int
 
     Returns
     -------
     pd.DataFrame
-        A row per method: ``model, method, n_clips, n_layers, rho_top, rho_all, threshold,
-        passed, status`` (``rho_*`` = median |Spearman rho| after the top / every layer).
+        ``sanity.csv``'s rows (module docstring).
     """
+    from audiointerp.experiments.core.explain import attribute_clips
     from audiointerp.interpretation.sanity import cascading_randomization
 
     path = sanity_path(output, model_name)
     if path.is_file():
         return read_csv(path)
-    rows = []
+    ids = [str(i) for i in range(features.shape[0])] if ids is None else list(ids)
+    rows, curve = [], []
     for name, method in methods.items():
-        torch.manual_seed(seed)
-        res = cascading_randomization(method, model, features, seed=seed)
-        corr = np.abs(res.correlations)
+        base = {"model": model_name, "method": name, "n_clips": int(features.shape[0])}
+        if method.needs_ground_truth:  # the ideal mask ignores the model: nothing to check
+            rows.append({**base, "n_layers": 0, "passed": False, "status": "skipped",
+                         "note": "reads the ideal mask, not the model"})  # fmt: skip
+            continue
+
+        def attribute(m, x, t, name=name, method=method):
+            return attribute_clips(name, method, m, x, t, ids, seed=seed).attributions
+
+        res = cascading_randomization(method, model, features, seed=seed, attribute=attribute)
         rows.append(
             {
-                "model": model_name,
-                "method": name,
-                "n_clips": int(features.shape[0]),
+                **base,
                 "n_layers": len(res.layers),
-                "rho_top": float(np.median(corr[0])) if len(corr) else np.nan,
-                "rho_all": float(np.median(corr[-1])) if len(corr) else np.nan,
+                "rho_top": float(res.mean[0]),
+                "rho_all": float(res.mean[-1]),
+                "rho_all_low": float(res.low[-1]),
+                "rho_all_high": float(res.high[-1]),
+                "confidence": res.confidence,
                 "threshold": res.threshold,
-                "passed": bool(res.passed),
-                "status": "pass" if res.passed else "fail",
+                "absolute": res.absolute,
+                "passed": res.passed,
+                "status": res.status,
+                "note": "",
             }
         )
-        log.info("sanity %s/%s: %s", model_name, name, rows[-1]["status"])
-    df = pd.DataFrame(rows)
-    atomic_write_csv(df, path)
+        for step, layer in enumerate(res.layers):
+            curve.append(
+                {
+                    **base,
+                    "step": step + 1,
+                    "layer": layer,
+                    "rho_mean": float(res.mean[step]),
+                    "rho_low": float(res.low[step]),
+                    "rho_high": float(res.high[step]),
+                    "rho_median": float(np.median(np.abs(res.correlations[step]))),
+                }
+            )
+        log.info(
+            "sanity %s/%s: %s (mean |rho| %.3f [%.3f, %.3f] after %d layers)",
+            model_name,
+            name,
+            res.status,
+            res.mean[-1],
+            res.low[-1],
+            res.high[-1],
+            len(res.layers),
+        )
+    df = pd.DataFrame(rows).reindex(columns=list(SANITY_COLUMNS))
+    cascade = pd.DataFrame(curve).reindex(columns=list(CASCADE_COLUMNS))
+    atomic_write_csv(cascade, cascade_path(output, model_name))
+    if len(cascade):
+        plot_cascade(
+            cascade,
+            plot_path(output, model_name),
+            threshold=float(df["threshold"].max()),
+            confidence=float(df["confidence"].max()),
+        )
+    atomic_write_csv(df, path)  # last: its presence marks the check as done
     return df
+
+
+def plot_cascade(
+    cascade: pd.DataFrame, path: str | Path, *, threshold: float, confidence: float = 0.95
+) -> Path:
+    """The cascading-randomization curve: mean ``|rho|`` and interval per step and method."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    layers = cascade.sort_values("step").drop_duplicates("step")["layer"].tolist()
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(layers) + 2.5), 4.0))
+    for method, part in cascade.groupby("method", sort=False):
+        part = part.sort_values("step")
+        x = part["step"].to_numpy()
+        ax.plot(x, part["rho_mean"], marker="o", label=str(method))
+        ax.fill_between(x, part["rho_low"], part["rho_high"], alpha=0.2)
+    ax.axhline(threshold, color="0.4", linestyle="--", linewidth=1, label="threshold")
+    ax.set_xticks(range(1, len(layers) + 1), layers, rotation=60, ha="right", fontsize=7)
+    ax.set_xlabel("randomized down to layer (cascading, top first)")
+    ax.set_ylabel("mean |Spearman rho| with the trained model's map")
+    ax.set_ylim(-0.02, 1.02)
+    n = int(cascade["n_clips"].max())
+    ax.set_title(
+        f"Model-randomization test: {n} clips, {100 * confidence:g} % bootstrap intervals",
+        fontsize=9,
+    )
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

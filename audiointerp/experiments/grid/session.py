@@ -229,13 +229,13 @@ class ExperimentSession:
         """``(model, method) -> reason`` for the pairs the grid cannot run and leaves out: a
         method the model does not support (its ``model_kinds``/``requires``), or one that
         reads the ideal mask on data without stems."""
-        from audiointerp.interpretation import method_class
+        from audiointerp.interpretation import resolve_method
 
         out = {}
         for model, clf in self.classifiers.items():
             has_stems = self.dataset(model)[0].has_stems
-            for name in self.cfg.methods:
-                cls = method_class(name)
+            for name, options in self.cfg.methods.items():
+                cls, _ = resolve_method(name, options)
                 reason = cls.unsupported(clf.model)
                 if reason is None and cls.needs_ground_truth and not has_stems:
                     reason = f"method {name!r} needs stems (ground truth) and {self.cfg.data.root} has none"
@@ -275,6 +275,31 @@ class ExperimentSession:
             }
             for model, methods in self._methods.items()
         }
+
+    def input_size(self, model: str) -> tuple[int, int]:
+        """``(n_bins, n_frames)`` of ``model``'s input for the explained clips (the first
+        clip's length when the data has no fixed duration)."""
+        frontend = self.classifiers[model].frontend
+        duration = self.cfg.data.duration_s
+        if duration is not None:
+            length = int(round(duration * frontend.sr))
+        else:
+            test, chosen = self.dataset(model)
+            length = test.load_batch(chosen[:1])[0].shape[-1]
+        return frontend.n_bins, frontend.n_frames(length)
+
+    def resolutions(self) -> dict[str, dict[str, list[int] | None]]:
+        """Per model and method, the effective map grid ``[n_freq, n_time]`` for the explained
+        clips (:meth:`AttributionMethod.resolution`; ``None`` = adaptive segments): the run
+        manifest's ``resolution`` entry, which the tables' notes state."""
+        out: dict[str, dict[str, list[int] | None]] = {}
+        for model, clf in self.classifiers.items():
+            n_bins, n_frames = self.input_size(model)
+            out[model] = {}
+            for name, method in self.methods(model).items():
+                grid = method.resolution(clf.model, n_bins, n_frames)
+                out[model][name] = None if grid is None else [int(grid[0]), int(grid[1])]
+        return out
 
     def resynth_route(self, model: str) -> str | None:
         """The route of the masked-in audio (SI-SDR) when the data has stems, else ``None``."""

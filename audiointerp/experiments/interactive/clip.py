@@ -167,7 +167,7 @@ class ClipExplainer:
         Run seed (stochastic methods are seeded from ``(seed, method, clip id)``).
     batch_size : int
         Most masked variants per forward pass (equal values give bit-identical rows).
-    route : {"phase", "paper", "griffinlim"}
+    route : {"phase", "paper", "paper_nnls", "griffinlim"}
         Resynthesis route of the masked audio.
     session : ExperimentSession, optional
         Set by :meth:`from_session`: clips come from the experiment's data and condition.
@@ -410,13 +410,20 @@ def _folder_training(
     from audiointerp.data import open_dataset
 
     try:
-        open_dataset(root, sr=classifier.frontend.sr, duration_s=None, folds=list(train_folds))
+        ds = open_dataset(root, sr=classifier.frontend.sr, duration_s=None, on_error="skip")
+        present = {c.fold for c in ds.clips}
     except DatasetError as exc:
         log.info("%s: no training context (%s)", root, exc)
         return None
+    # The default folds are a convention, not a request: use those the folder has (asking
+    # open_dataset for an absent fold is an error).
+    folds = [f for f in train_folds if f in present]
+    if not folds:
+        log.info("%s: no training context (none of folds %s)", root, list(train_folds))
+        return None
     return DatasetTraining(
         root,
-        folds=train_folds,
+        folds=folds,
         frontend=classifier.frontend,
         seed=int(options.get("seed", 0)),
         device=next(classifier.model.parameters()).device,

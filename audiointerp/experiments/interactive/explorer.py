@@ -213,7 +213,10 @@ class Explorer:
         self.name.disabled = self.source.value != "by name"
 
     def _sync_method(self, _change: object = None) -> None:
-        self.fill.disabled = not (self.method.value and takes_option(self.method.value, "fill"))
+        name = self.method.value
+        self.fill.disabled = not (
+            name and takes_option(name, "fill", self.session.explainer.options(name))
+        )
 
     def _busy(self, message: str) -> None:
         """Show that something is computing; keep the buttons from being pressed twice."""

@@ -49,11 +49,13 @@ def model_duration_s(classifier: Any, default: float = 5.0) -> float:
     return float(value) if value else float(default)
 
 
-def takes_option(method: str, option: str) -> bool:
-    """Whether method ``method``'s constructor has an option named ``option``."""
-    from audiointerp.interpretation import method_class
+def takes_option(method: str, option: str, options: Mapping[str, Any] | None = None) -> bool:
+    """Whether method ``method``'s constructor has an option named ``option`` (``options``:
+    its configured options, which name the registered method of an alias)."""
+    from audiointerp.interpretation import resolve_method
 
-    return option in inspect.signature(method_class(method).__init__).parameters
+    cls, _ = resolve_method(method, options)
+    return option in inspect.signature(cls.__init__).parameters
 
 
 class ExplorerSession:
@@ -71,7 +73,7 @@ class ExplorerSession:
         of seconds, or ``None`` to keep each file's length.
     method_options : mapping, optional
         Per-method options; default :data:`INTERACTIVE_OPTIONS`.
-    route : {"phase", "paper", "griffinlim"}
+    route : {"phase", "paper", "paper_nnls", "griffinlim"}
         Resynthesis route of the masked audio.
     seed : int
         Seed of the random clip choice and of stochastic methods.
@@ -143,7 +145,8 @@ class ExplorerSession:
     @property
     def methods(self) -> list[str]:
         """Methods offered: the experiment's, or every registered one this model supports
-        that needs no fitting."""
+        that needs no fitting and no ground truth (clips outside an experiment come without
+        their stems)."""
         from audiointerp.interpretation import method_class, method_names
 
         if self.explainer.session is not None:
@@ -152,7 +155,9 @@ class ExplorerSession:
         return [
             n
             for n in method_names()
-            if not method_class(n).needs_fitting and method_class(n).unsupported(model) is None
+            if not method_class(n).needs_fitting
+            and not method_class(n).needs_ground_truth
+            and method_class(n).unsupported(model) is None
         ]
 
     @property
@@ -214,14 +219,14 @@ class ExplorerSession:
         """
         if self.clip is None:
             raise AudioInterpError("no clip loaded yet: pick a clip first")
-        from audiointerp.interpretation import method_class
+        from audiointerp.interpretation import resolve_method
 
         overrides: dict[str, Any] = {}
         configured = self.explainer.options(method)
-        if method_class(method).explains_region and (n_freq or n_time):
+        if resolve_method(method, configured)[0].explains_region and (n_freq or n_time):
             overrides["n_freq"] = int(n_freq or configured.get("n_freq", 3))
             overrides["n_time"] = int(n_time or configured.get("n_time", 3))
-        if fill is not None and takes_option(method, "fill"):
+        if fill is not None and takes_option(method, "fill", configured):
             if fill != configured.get("fill", "train_mean"):
                 overrides["fill"] = fill
         self.explanation = self.explainer.explain(

@@ -203,7 +203,7 @@ def illustrate_clip(
         Without ``config``: per-method options (default :data:`QUICK_OPTIONS`).
     n_freq, n_time : int, optional
         Grid of the most important slice for methods that do not find their own.
-    route : {"phase", "paper", "griffinlim"}
+    route : {"phase", "paper", "paper_nnls", "griffinlim"}
         Resynthesis route (without ``config``).
     dpi : int
         Resolution of the PNG figures.
@@ -221,6 +221,8 @@ def illustrate_clip(
         raise ParameterError("illustrate needs at least one mask")
     if methods is not None and not methods:
         raise ParameterError("illustrate needs at least one method")
+    if isinstance(dpi, bool) or not isinstance(dpi, int) or not 10 <= dpi <= 2000:
+        raise ParameterError(f"dpi={dpi!r} is not a usable resolution; give 10..2000 (e.g. 200)")
     out = Path(out_dir)
     results, sections = {}, []
     for name, explainer, analysis in _explained_clips(
