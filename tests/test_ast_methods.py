@@ -176,7 +176,12 @@ def test_grid_leaves_attention_methods_out_on_cnns(tmp_path_factory, tmp_path):
     over = tiny.overrides(
         tmp_path / "out",
         models={"mel": tiny.models["mel"], "ast": str(ast_path)},
-        methods={"saliency": {}, "gradcam": {}, "amt": {}},
+        methods={
+            "saliency": {},
+            "gradcam": {},
+            "amt": {},
+            "shap": {"n_samples": 2, "background_per_class": 1},
+        },
         conditions=["clean"],
         sanity_clips=1,
     )
@@ -188,6 +193,8 @@ def test_grid_leaves_attention_methods_out_on_cnns(tmp_path_factory, tmp_path):
         ("ast", "saliency"),
         ("ast", "gradcam"),
         ("ast", "amt"),
+        ("mel", "shap"),
+        ("ast", "shap"),
     }
     # token maps resolve the token grid (32 x 126 features, 4 x 8 patches), gradients every bin
     res = result.manifest["resolution"]["ast"]
@@ -204,6 +211,10 @@ def test_grid_leaves_attention_methods_out_on_cnns(tmp_path_factory, tmp_path):
     assert tables.html.is_file()
     summary = (tmp_path / "supp" / "tables" / "summary.csv").read_text()
     assert "amt" in summary and "ast" in summary
+    # the tables say which SHAP explainer ran on which model
+    details = (tmp_path / "supp" / "tables" / "method_details.csv").read_text().splitlines()
+    assert "mel,shap,explainer,deep" in details and "ast,shap,explainer,gradient" in details
+    assert "GradientExplainer" in tables.html.read_text()
 
 
 def open_classes(tiny) -> list[str]:
