@@ -324,6 +324,28 @@ class TablesOutput:
     html: Path
 
 
+def method_details(df: pd.DataFrame) -> pd.DataFrame:
+    """What the methods recorded about themselves per model (``Explanation.info`` columns,
+    e.g. SHAP's ``explainer``): one row per (model, method, column) with the values seen.
+
+    Every column of the tidy table besides the keys, the per-clip values and the metrics is
+    such a detail; methods that did not record it leave it empty and are not listed.
+    """
+    from audiointerp.experiments.core.scoring import CLIP_COLUMNS, GT_COLUMNS, METRIC_COLUMNS
+    from audiointerp.experiments.grid.store import KEY_COLUMNS
+
+    known = {*KEY_COLUMNS, *CLIP_COLUMNS, *METRIC_COLUMNS, *GT_COLUMNS}
+    rows = []
+    for col in (c for c in df.columns if c not in known):
+        part = df[df[col].notna()]
+        for (model, method), group in part.groupby(["model", "method"], observed=True):
+            values = sorted({str(v) for v in group[col]})
+            rows.append(
+                {"model": model, "method": method, "detail": col, "value": ", ".join(values)}
+            )
+    return pd.DataFrame(rows, columns=["model", "method", "detail", "value"])
+
+
 def _write_text(path: Path, text: str) -> Path:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -423,6 +445,17 @@ def write_tables(
         files.append(_write_text(out / "tables" / f"{name}.tex", tablefmt.to_latex(table)))
         sections[name] = (table.title, table.description, tablefmt.styler(table).to_html())
     files.append(_write_text(out / "tables" / "sanity.csv", sanity_df.to_csv(index=False)))
+    details = method_details(df)
+    if len(details):  # e.g. which SHAP explainer ran on which model
+        files.append(
+            _write_text(out / "tables" / "method_details.csv", details.to_csv(index=False))
+        )
+        sections["method_details"] = (
+            "Method details",
+            "What each method recorded about how it ran on each model (e.g. `explainer`: "
+            "SHAP's DeepExplainer, or GradientExplainer where DeepExplainer cannot run).",
+            details.style.hide(axis="index").to_html(),
+        )
     sections["sanity"] = (
         "Sanity check (model-parameter randomization)",
         "Whether each method's attribution changes when the model's weights are "
