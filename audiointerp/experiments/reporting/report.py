@@ -109,6 +109,29 @@ def accuracy_table(df: pd.DataFrame, *, n_resamples: int = 1000, seed: int = 0) 
     return out
 
 
+def method_details(df: pd.DataFrame) -> pd.DataFrame:
+    """What the methods recorded about themselves per model (``Explanation.info`` columns,
+    e.g. SHAP's ``explainer``): one row per (model, method, column) with the values seen.
+
+    Every column of the tidy table besides the keys, the per-clip values, the metrics and the
+    curves is such a detail; methods that did not record it leave it empty and are not listed.
+    """
+    from audiointerp.experiments.core.scoring import CLIP_COLUMNS, GT_COLUMNS, METRIC_COLUMNS
+    from audiointerp.experiments.grid.store import KEY_COLUMNS
+
+    known = {*KEY_COLUMNS, *CLIP_COLUMNS, *METRIC_COLUMNS, *GT_COLUMNS, *CURVE_METRICS, "grid"}
+    known |= set(curve_point_columns(df.columns))
+    rows = []
+    for col in (c for c in df.columns if c not in known):
+        part = df[df[col].notna()]
+        for (model, method), group in part.groupby(["model", "method"], observed=True):
+            values = sorted({str(v) for v in group[col]})
+            rows.append(
+                {"model": model, "method": method, "detail": col, "value": ", ".join(values)}
+            )
+    return pd.DataFrame(rows, columns=["model", "method", "detail", "value"])
+
+
 def curve_table(df: pd.DataFrame, *, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame | None:
     """Mean deletion/insertion curve per (model, condition, method, curve), 95 % bands."""
     points = curve_point_columns(df.columns)
@@ -312,6 +335,11 @@ def write_tables(
         files.append(_write_text(out / "tables" / f"{name}_formatted.csv", text.to_csv()))
         files.append(_write_text(out / "tables" / f"{name}.tex", tablefmt.to_latex(table)))
     files.append(_write_text(out / "tables" / "sanity.csv", sanity_df.to_csv(index=False)))
+    details = method_details(df)
+    if len(details):  # e.g. which SHAP explainer ran on which model
+        files.append(
+            _write_text(out / "tables" / "method_details.csv", details.to_csv(index=False))
+        )
     files.append(_write_text(out / "tables" / "accuracy.csv", accuracy.to_csv(index=False)))
     if curve_df is not None:
         files.append(_write_text(out / "tables" / "curves.csv", curve_df.to_csv(index=False)))
@@ -344,7 +372,7 @@ def write_tables(
         steps("figures: saved")
 
     page = _page(tables, rendered, figures, sanity_df, df, source, manifest, alpha, test,
-                 confidence, n_resamples, seed)  # fmt: skip
+                 confidence, n_resamples, seed, details)  # fmt: skip
     html_path = _write_text(out / "tables.html", page)
     files.append(html_path)
     steps("HTML page")
@@ -365,7 +393,7 @@ FIGURE_TEXT = {
 
 
 def _page(tables, rendered, figures, sanity_df, df, source, manifest, alpha, test, confidence,
-          n_resamples, seed) -> str:  # fmt: skip
+          n_resamples, seed, details=None) -> str:  # fmt: skip
     from audiointerp.experiments.reporting import plots as plotting
     from audiointerp.experiments.reporting import tablefmt
 
@@ -393,6 +421,16 @@ def _page(tables, rendered, figures, sanity_df, df, source, manifest, alpha, tes
                  "ground_truth"):  # fmt: skip
         if name in tables:
             sections.append(section(name, tables[name].title, table_body(name)))
+    if details is not None and len(details):
+        sections.append(
+            section(
+                "method_details",
+                "Method details",
+                "<p>What each method recorded about how it ran on each model (e.g. "
+                "<code>explainer</code>: SHAP's DeepExplainer, or GradientExplainer where "
+                "DeepExplainer cannot run).</p>" + details.style.hide(axis="index").to_html(),
+            )
+        )
     sections.append(
         section(
             "sanity",
