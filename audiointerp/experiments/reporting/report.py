@@ -116,10 +116,16 @@ def method_details(df: pd.DataFrame) -> pd.DataFrame:
     Every column of the tidy table besides the keys, the per-clip values, the metrics and the
     curves is such a detail; methods that did not record it leave it empty and are not listed.
     """
-    from audiointerp.experiments.core.scoring import CLIP_COLUMNS, GT_COLUMNS, METRIC_COLUMNS
+    from audiointerp.experiments.core.scoring import (
+        CLIP_COLUMNS,
+        FLAG_COLUMNS,
+        GT_COLUMNS,
+        METRIC_COLUMNS,
+    )
     from audiointerp.experiments.grid.store import KEY_COLUMNS
 
-    known = {*KEY_COLUMNS, *CLIP_COLUMNS, *METRIC_COLUMNS, *GT_COLUMNS, *CURVE_METRICS, "grid"}
+    known = {*KEY_COLUMNS, *CLIP_COLUMNS, *METRIC_COLUMNS, *GT_COLUMNS, *FLAG_COLUMNS, "grid"}
+    known |= set(CURVE_METRICS)
     known |= set(curve_point_columns(df.columns))
     rows = []
     for col in (c for c in df.columns if c not in known):
