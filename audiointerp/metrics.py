@@ -102,17 +102,19 @@ def fidelity(p: Any, p_in: Any, p_out: Any, target: Any = None) -> dict[str, np.
     }
 
 
-def _abs_normalised(m: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+def _abs_normalised(m: Any, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     a = np.abs(_flat(m, name))
-    constant = a.max(1) == a.min(1)
-    return a / np.maximum(a.max(1, keepdims=True), _EPS), constant
+    top = a.max(1)
+    constant = top == a.min(1)
+    return a / np.maximum(top[:, None], _EPS), constant, top == 0
 
 
 def sparseness(m: Any) -> np.ndarray:
     """Gini index of ``|M|`` scaled by its maximum (Chalasani et al. 2020), per sample.
 
-    Equals ``quantus.Sparseness(abs=True, normalise=True)`` (including its ``+1e-7``); a
-    constant map (all zero included) gets 0, as in the paper.
+    Equals ``quantus.Sparseness(abs=True, normalise=True)`` (including its ``+1e-7``): a
+    constant map gets 0. An all-zero map (an empty mask) has no distribution to measure and
+    gets NaN, as the reference recipe skips all-zero maps.
 
     Parameters
     ----------
@@ -120,21 +122,22 @@ def sparseness(m: Any) -> np.ndarray:
 
     Returns
     -------
-    np.ndarray, shape (B,), in [0, 1]
+    np.ndarray, shape (B,), in [0, 1], NaN for all-zero maps
     """
-    a, constant = _abs_normalised(m, "mask")
+    a, constant, empty = _abs_normalised(m, "mask")
     a = np.sort(a + 1e-7, axis=1)
     n = a.shape[1]
     ranks = 2 * np.arange(1, n + 1) - n - 1
     score = (ranks * a).sum(1) / (n * a.sum(1))
-    return np.where(constant, 0.0, score)
+    return np.where(empty, np.nan, np.where(constant, 0.0, score))
 
 
 def complexity(m: Any) -> np.ndarray:
     """Entropy (nats) of ``|M|`` normalised to sum 1 (Bhatt et al. 2020), per sample.
 
-    Equals ``quantus.Complexity(abs=True, normalise=True)``; a constant map gets 0, as in the
-    paper.
+    Equals ``quantus.Complexity(abs=True, normalise=True)``: a constant map gets the maximum
+    ``ln N``. An all-zero map (an empty mask) is undefined (0/0) and gets NaN, as the
+    reference recipe skips all-zero maps.
 
     Parameters
     ----------
@@ -142,12 +145,33 @@ def complexity(m: Any) -> np.ndarray:
 
     Returns
     -------
-    np.ndarray, shape (B,)
+    np.ndarray, shape (B,), NaN for all-zero maps
     """
-    a, constant = _abs_normalised(m, "mask")
+    a, _, empty = _abs_normalised(m, "mask")
     frac = a / np.maximum(a.sum(1, keepdims=True), _EPS)
     score = -(frac * np.log(frac + 1e-12)).sum(1)
-    return np.where(constant, 0.0, score)
+    return np.where(empty, np.nan, score)
+
+
+#: Standard deviation over bins below which a mask is flagged as (near-)constant: a sigmoid of
+#: a tiny map (0.498-0.504 everywhere) or a binary mask with a single differing bin in 20,000
+#: is the absence of an explanation, however well it scores.
+DEGENERATE_STD = 0.01
+
+
+def mask_spread(m: Any) -> np.ndarray:
+    """Standard deviation of each mask's values over its bins, ``(B,)`` (0 for a constant mask)."""
+    return _flat(m, "mask").std(axis=1)
+
+
+def degenerate(m: Any, *, tol: float = DEGENERATE_STD) -> np.ndarray:
+    """Whether each mask is constant or near-constant (spread below ``tol``), ``(B,)`` bool.
+
+    An all-ones mask gives ``p_in = p`` (AD 0, FidIn 1), an all-zero mask the empty input;
+    a near-constant one is scale-invariant noise for SI-SDR. Such masks are flagged so tables
+    can count them and never rank them best.
+    """
+    return mask_spread(m) < float(tol)
 
 
 def _check_gt(a: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -187,18 +211,27 @@ def localization_auc(a: Any, gt: Any) -> np.ndarray:
 def relevance_mass(a: Any, gt: Any) -> np.ndarray:
     """Relevance mass accuracy: share of the positive attribution inside the true mask.
 
+    Computed on the attribution map itself (Arras et al. 2022), not on a mask built from it:
+    ``sum(A+ * G) / sum(A+)``.
+
     Parameters
     ----------
     a, gt : array-like, shape (B, 1, F, T)
+        Attributions (signed) and the true mask in {0, 1}.
 
     Returns
     -------
-    np.ndarray, shape (B,), in [0, 1]; 0 when the map has no positive value.
+    np.ndarray, shape (B,), in [0, 1]; NaN when the map has no positive value (undefined).
+
+    Notes
+    -----
+    Arras, Osman & Samek, "CLEVR-XAI: a benchmark dataset for the ground truth evaluation of
+    neural network explanations", Information Fusion 2022.
     """
     pos = np.maximum(_flat(a, "attributions"), 0.0)
     truth = _check_gt(pos, _flat(gt, "gt"))
     total = pos.sum(1)
-    return np.where(total > 0, (pos * truth).sum(1) / np.maximum(total, _EPS), 0.0)
+    return np.where(total > 0, (pos * truth).sum(1) / np.maximum(total, _EPS), np.nan)
 
 
 def si_sdr(est: Any, ref: Any) -> np.ndarray:

@@ -56,7 +56,11 @@ def _grid_rows(table: pd.DataFrame, clip: str, method: str) -> pd.DataFrame:
 
 def _assert_row_equal(expected: pd.Series, got: dict, cols=METRICS + GT) -> None:
     for col in cols:
-        assert got[col] == pytest.approx(float(expected[col]), abs=1e-6, rel=1e-6), col
+        want = float(expected[col])
+        if np.isnan(want):  # undefined (SPS/COMP of an empty mask): NaN or None (JSON) too
+            assert got[col] is None or np.isnan(got[col]), col
+            continue
+        assert got[col] == pytest.approx(want, abs=1e-6, rel=1e-6), col
 
 
 def test_interpret_explorer_and_illustration_give_the_grids_numbers(grid, tmp_path):

@@ -39,9 +39,26 @@ def test_sparseness_and_complexity_hand_computed():
     half[0, :5] = 1.0
     assert metrics.complexity(half)[0] == pytest.approx(np.log(5))
     assert metrics.sparseness(half)[0] == pytest.approx(0.5, abs=1e-5)
+    # An empty mask is undefined (the recipe skips it); a constant one is Quantus's 0 / ln N.
     constant = np.stack([np.zeros((1, 2, 5)), np.full((1, 2, 5), 0.7)])
-    np.testing.assert_array_equal(metrics.sparseness(constant), [0.0, 0.0])
-    np.testing.assert_array_equal(metrics.complexity(constant), [0.0, 0.0])
+    sps, comp = metrics.sparseness(constant), metrics.complexity(constant)
+    assert np.isnan(sps[0]) and np.isnan(comp[0])
+    assert sps[1] == 0.0 and comp[1] == pytest.approx(np.log(10))
+
+
+def test_degenerate_flags_constant_and_near_constant_masks():
+    rng = np.random.default_rng(0)
+    masks = np.stack(
+        [
+            np.ones((1, 8, 50)),  # all ones: p_in = p
+            np.zeros((1, 8, 50)),  # empty
+            0.5 + rng.uniform(-0.003, 0.003, (1, 8, 50)),  # sigmoid of a tiny map
+            (rng.random((1, 8, 50)) > 0.5).astype(float),  # a real binary mask
+        ]
+    )
+    np.testing.assert_array_equal(metrics.degenerate(masks), [True, True, True, False])
+    assert metrics.mask_spread(masks)[0] == 0.0
+    assert metrics.mask_spread(masks)[3] == pytest.approx(0.5, abs=0.02)
 
 
 def test_sparseness_and_complexity_equal_quantus():
@@ -85,7 +102,9 @@ def test_localization_auc_equals_sklearn_with_ties():
 def test_relevance_mass():
     a = np.array([[[[3.0, -5.0], [1.0, 0.0]]], [[[-1.0, -2.0], [-3.0, 0.0]]]])
     gt = np.array([[[[1, 1], [0, 0]]], [[[1, 0], [0, 0]]]])
-    np.testing.assert_allclose(metrics.relevance_mass(a, gt), [0.75, 0.0])
+    # positive mass 3 of 4 inside; no positive value at all: undefined, not 0
+    out = metrics.relevance_mass(a, gt)
+    assert out[0] == pytest.approx(0.75) and np.isnan(out[1])
 
 
 def test_si_sdr_and_improvement():

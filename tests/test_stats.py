@@ -75,3 +75,68 @@ def test_bad_arguments():
         bootstrap_mean_ci(np.ones(3), confidence=1.5)
     with pytest.raises(ParameterError, match="method"):
         paired_test(np.ones(3), np.ones(3), method="t")
+
+
+def test_wilcoxon_matches_scipy_auto_on_every_path():
+    """Exact (no ties), enumerated permutations (ties/zeros, n <= 13) and the tie-corrected
+    normal approximation give SciPy's ``method="auto"`` p-values, in one vectorized call."""
+    from scipy import stats as sps
+
+    from audiointerp.experiments.reporting.stats import wilcoxon_greater
+
+    rng = np.random.default_rng(6)
+    cases = [
+        rng.normal(0.3, 1, 20),  # exact
+        rng.normal(0.3, 1, 70),  # asymptotic (n > 50)
+        np.round(rng.normal(0.5, 1, 10)),  # ties and zeros, n <= 13: permutation
+        np.round(rng.normal(0.5, 1, 12), 1),
+        np.round(rng.normal(0.2, 1, 30)),  # ties, n > 13: asymptotic
+        np.array([1.0, 1.0, 0.0, 2.0, -1.0]),
+        np.array([0.0, 0.0, 3.0]),  # one non-zero difference
+    ]
+    for d in cases:
+        got, how = wilcoxon_greater(d[None, :])
+        want = sps.wilcoxon(d, alternative="greater", zero_method="wilcox").pvalue
+        assert got[0] == pytest.approx(want, rel=1e-9), (d, how)
+    block = np.stack([np.round(rng.normal(0.4, 1, 11)) for _ in range(30)])
+    got, how = wilcoxon_greater(block)
+    want = [sps.wilcoxon(r, alternative="greater").pvalue for r in block]
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+    assert set(how) <= {"exact", "permutation", "asymptotic"}
+    assert wilcoxon_greater(np.zeros((1, 4)))[0][0] == 1.0
+
+
+def test_holm_hand_computed():
+    from audiointerp.experiments.reporting.stats import holm
+
+    p = np.array([0.01, 0.04, 0.03, np.nan, 0.005])
+    # sorted: 0.005*4=0.02, 0.01*3=0.03, 0.03*2=0.06, 0.04*1=0.04 -> running max 0.06
+    np.testing.assert_allclose(holm(p), [0.03, 0.06, 0.06, np.nan, 0.02])
+    assert np.all(holm(np.array([0.5, 0.9])) == [1.0, 1.0])
+    assert holm(np.array([np.nan])).shape == (1,)
+
+
+def test_bootstrap_means_equals_one_call_per_group():
+    from audiointerp.experiments.reporting.stats import bootstrap_means
+
+    rng = np.random.default_rng(8)
+    groups = [rng.normal(size=(20, 3)), rng.normal(size=(20, 3)), rng.normal(size=(7, 3))]
+    groups[2][0, 1] = np.nan  # an undefined value: that group takes the per-column path
+    many = bootstrap_means(groups, n_resamples=300, seed=3)
+    for g, ci in zip(groups, many, strict=True):
+        one = bootstrap_mean_ci(g, n_resamples=300, seed=3)
+        np.testing.assert_allclose(ci.low, one.low)
+        np.testing.assert_allclose(ci.high, one.high)
+        np.testing.assert_array_equal(ci.n, one.n)
+
+
+def test_wilcoxon_picks_its_method_after_dropping_zeros():
+    """SciPy's ``auto`` decides on the length before zeros are dropped, so 3 non-zero
+    differences among 50 get the normal approximation (p = 0.054); enumerating the 8 sign
+    flips of what is left gives the exact p = 1/8."""
+    from audiointerp.experiments.reporting.stats import wilcoxon_greater
+
+    d = np.zeros(50)
+    d[:3] = [0.4, 1.1, 2.0]
+    p, how = wilcoxon_greater(d[None, :])
+    assert p[0] == pytest.approx(1 / 8) and how[0] == "permutation"

@@ -66,7 +66,8 @@ def fake_results(
                         if stems:
                             row.update(
                                 loc_auc=0.6 + 0.2 * s + noise[7],
-                                relevance_mass=0.3 + 0.2 * s + noise[8],
+                                # a property of the map: the same for every mask
+                                relevance_mass=0.3 + 0.2 * shift.get(method, 0.0) + 0.01 * (i % 5),
                                 si_sdr=2 + 3 * s + noise[9],
                                 si_sdri=1 + 3 * s + noise[10],
                             )
@@ -154,7 +155,7 @@ def test_load_results_from_paper_layout(tmp_path):
 def test_write_tables_exports_csv_latex_html(tmp_path):
     df = fake_results()
     df.to_csv(tmp_path / "results.csv", index=False)
-    out = write_tables(tmp_path, tmp_path / "supp", n_resamples=100)
+    out = write_tables(tmp_path, tmp_path / "supp", n_resamples=100, progress=False)
     names = {p.name for p in out.files}
     for name in (
         "per_method",
@@ -174,7 +175,22 @@ def test_write_tables_exports_csv_latex_html(tmp_path):
     formatted = pd.read_csv(tmp_path / "supp" / "tables" / "summary_formatted.csv")
     assert formatted.astype(str).apply(lambda c: c.str.contains("▲")).to_numpy().any()
     gt = pd.read_csv(tmp_path / "supp" / "tables" / "ground_truth.csv")
-    assert set(gt["metric"]) == {"loc_auc", "relevance_mass", "si_sdri"}
+    assert set(gt["metric"]) == {"loc_auc", "si_sdri"}
+    faith = pd.read_csv(tmp_path / "supp" / "tables" / "faithfulness.csv")
+    assert set(faith["metric"]) == {"relevance_mass"}  # a property of the map, not the mask
+    # results of the older per-mask definition stay per mask, with a note saying so
+    old = df.assign(relevance_mass=np.random.default_rng(0).random(len(df)))
+    from audiointerp.experiments.reporting.tables import ground_truth_table
+
+    t = ground_truth_table(prepare_results(old), n_resamples=10)
+    assert "relevance_mass" in t.metrics and "computed it on the mask" in t.notes[0]
+    # summary first, a table of contents, the figures embedded and written as PNG and PDF
+    assert page.index('id="summary"') < page.index('id="figures"') < page.index('id="per_mask"')
+    assert "<nav>" in page and page.count("data:image/png;base64,") == len(out.figures) >= 3
+    for name in out.figures:
+        for ext in ("png", "pdf"):
+            assert (tmp_path / "supp" / "tables" / "figures" / f"{name}.{ext}").stat().st_size > 0
+    assert "Holm" in page and "Held-out selection" in page
 
 
 def test_sanity_csv_is_used_when_present(tmp_path):
@@ -229,3 +245,190 @@ def test_tables_command(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["tables", "--help"])
     assert "--n-resamples" in capsys.readouterr().out
+
+
+def _with(df: pd.DataFrame, **changes) -> pd.DataFrame:
+    df = df.copy()
+    for col, value in changes.items():
+        df[col] = value
+    return df
+
+
+def test_degenerate_rows_are_never_best_and_their_share_is_shown():
+    df = fake_results(conditions=("clean",), methods=("saliency", "gradcam", "lime"), n_clips=20)
+    df["degenerate"] = False
+    # gradcam's minmax masks are mostly constant: it would win every metric, but cannot
+    hit = (df["method"] == "gradcam") & (df["mask"] == "minmax")
+    df.loc[hit & (df["id"].str[-1].astype(int) % 2 == 0), "degenerate"] = True
+    t = metric_table(
+        prepare_results(df), block=("model", "condition", "mask"), row="method", n_resamples=50
+    )
+    cells = t.cells[t.cells["mask"] == "minmax"]
+    g = cells[cells["method"] == "gradcam"]
+    assert (g["degenerate"] > 0.4).all() and not g["best"].any() and not g["eligible"].any()
+    best = cells[cells["best"]]
+    assert set(best["metric"]) == set(METRICS) and set(best["method"]) <= {"saliency", "lime"}
+    text, _, _ = tablefmt.format_table(t)
+    assert "degenerate" in text.columns and "50%" in set(text["degenerate"])
+    # and the summary never picks that mask for gradcam
+    chosen = paper_tables(prepare_results(df), n_resamples=20)["summary"].cells
+    assert "minmax" not in set(chosen.loc[chosen["method"] == "gradcam", "mask"])
+
+
+def test_holm_correction_and_baseline_marks():
+    df = fake_results(conditions=("clean",), methods=("saliency", "gradcam", "lime", "shap"))
+    df["method"] = df["method"].replace({"lime": "energy", "shap": "random"})
+    t = metric_table(
+        prepare_results(df),
+        block=("model", "condition", "mask"),
+        row="method",
+        n_resamples=50,
+        baselines=("energy", "random"),
+    )
+    c = t.cells
+    for col in ("p_value", "p_holm", "p_vs_energy", "p_vs_energy_holm", "beats_random"):
+        assert col in c.columns
+    tested = c["p_value"].notna()
+    assert (c.loc[tested, "p_holm"] >= c.loc[tested, "p_value"]).all()
+    np.testing.assert_array_equal(c["significant"], c["p_holm"] < 0.05)
+    # one family per table: every raw p-value of the table corrected together
+    from audiointerp.experiments.reporting.stats import holm
+
+    raw = np.concatenate([c[k].to_numpy() for k in ("p_value", "p_vs_energy", "p_vs_random")])
+    adj = np.concatenate(
+        [c[k].to_numpy() for k in ("p_holm", "p_vs_energy_holm", "p_vs_random_holm")]
+    )
+    np.testing.assert_allclose(holm(raw), adj, equal_nan=True)
+    g = c[c["method"] == "gradcam"]
+    assert g["beats_energy"].all() and g["beats_random"].all()  # planted: far better
+    s = c[c["method"] == "saliency"]
+    assert s["beats_energy"].mean() <= 0.15  # same distribution as "energy": not better
+    assert c.loc[c["method"] == "energy", "p_vs_energy"].isna().all()
+    text, _, _ = tablefmt.format_table(t)
+    assert text.loc[("mel", "clean", "minmax", "gradcam")].str.contains(r"\+E \+R").all()
+
+
+def test_undefined_values_are_excluded_and_counted():
+    df = fake_results(conditions=("clean",), methods=("saliency", "gradcam"))
+    empty = (df["method"] == "gradcam") & (df["mask"] == "minmax") & (df["id"] == "clip-3")
+    df.loc[empty, ["SPS", "COMP"]] = np.nan  # an empty mask: undefined, not 0
+    t = metric_table(
+        prepare_results(df), block=("model", "condition", "mask"), row="method", n_resamples=50
+    )
+    c = t.cells.set_index(["mask", "method", "metric"])
+    assert c.loc[("minmax", "gradcam", "COMP"), "n"] == 11
+    assert c.loc[("minmax", "gradcam", "COMP"), "n_undefined"] == 1
+    assert c.loc[("minmax", "gradcam", "FF"), "n"] == 12
+    want = df.loc[(df["method"] == "gradcam") & (df["mask"] == "minmax"), "COMP"].mean()
+    assert c.loc[("minmax", "gradcam", "COMP"), "mean"] == pytest.approx(want)  # NaN skipped
+    text, _, _ = tablefmt.format_table(t)
+    assert text.loc[("mel", "clean", "minmax", "gradcam"), "COMP (nats) ↓"].endswith("(n=11)")
+
+
+def test_summary_selects_masks_on_held_out_clips():
+    df = prepare_results(fake_results(n_clips=20, conditions=("clean",)))
+    held = paper_tables(df, n_resamples=20)["summary"]
+    assert held.notes[0].startswith("Held-out selection")
+    assert set(held.cells["n"]) == {10}  # reported on the other half of the 20 clips
+    same = paper_tables(df, n_resamples=20, selection="same")["summary"]
+    assert same.notes[0].startswith("Exploratory") and set(same.cells["n"]) == {20}
+    with pytest.raises(ParameterError, match="selection"):
+        paper_tables(df, selection="both")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: pd.concat([d, d.iloc[:2]]), "share their key"),
+        (lambda d: _with(d, correct=["maybe"] + [True] * (len(d) - 1)), "true/false"),
+        (lambda d: _with(d, FF=["abc"] + list(d["FF"].iloc[1:])), "must be numeric"),
+        (lambda d: _with(d, COMP=[np.inf] + list(d["COMP"].iloc[1:])), "infinite"),
+        (lambda d: _with(d, correct=~d["correct"]), "disagreeing with label"),
+    ],
+)
+def test_tables_refuse_what_they_cannot_trust(tmp_path, change, message):
+    df = change(fake_results(conditions=("clean",), methods=("saliency",)))
+    df.to_csv(tmp_path / "results.csv", index=False)
+    with pytest.raises(DatasetError, match=message):
+        load_results(tmp_path / "results.csv")
+
+
+def test_rows_of_different_grids_are_separated_or_refused(tmp_path):
+    import json
+
+    mel = fake_results(conditions=("clean",), methods=("saliency",))
+    stft = mel.assign(model="stft")
+    (tmp_path / "results.csv").write_text(
+        pd.concat([mel, stft]).to_csv(index=False), encoding="utf-8"
+    )
+    config = {"seed": 0, "data": {"n_clips": 12}, "models": {"mel": "a"}, "name": "a"}
+    for fp, part, cfg in (("aaa", mel, config), ("bbb", stft, {**config, "models": {"stft": "b"}})):
+        run = tmp_path / "runs" / fp
+        (run / "units").mkdir(parents=True)
+        part.to_csv(run / "results.csv", index=False)
+        (run / "manifest.json").write_text(json.dumps({"config": cfg}))
+    loaded = load_results(tmp_path)  # differ only in models: one table
+    assert set(loaded["grid"]) == {"aaa", "bbb"}
+    (tmp_path / "runs" / "bbb" / "manifest.json").write_text(
+        json.dumps({"config": {**config, "seed": 1}})
+    )
+    with pytest.raises(DatasetError, match="seed"):
+        load_results(tmp_path)
+    only = load_results(tmp_path, grid="bbb")
+    assert set(only["model"]) == {"stft"}
+
+
+def test_progress_is_one_line_per_step_off_a_terminal(tmp_path, capsys):
+    fake_results(conditions=("clean",)).to_csv(tmp_path / "results.csv", index=False)
+    out = write_tables(tmp_path, tmp_path / "s", n_resamples=10, plots=False)
+    lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("tables: ")]
+    assert len(lines) == len(out.seconds) and lines[0].startswith("tables: 1/")
+    assert "read results" in lines[0] and not any("\r" in x for x in lines)
+    write_tables(tmp_path, tmp_path / "s", n_resamples=10, plots=False, progress=False)
+    assert "tables: " not in capsys.readouterr().err
+
+
+def test_curves_are_tabulated_and_plotted(tmp_path):
+    from audiointerp import faithfulness as fa
+
+    df = fake_results(conditions=("clean",), methods=("saliency", "gradcam"), n_clips=6)
+    rng = np.random.default_rng(0)
+    for fill in fa.FILLS:
+        for direction in fa.DIRECTIONS:
+            cols = fa.column_names(fill, direction, 4)
+            k = np.linspace(0, 1, 5)
+            curve = 1 - k if direction == "deletion" else k
+            for col, v in zip(cols, curve, strict=True):
+                df[col] = v + rng.normal(0, 0.01, len(df))
+            df[f"{direction}_{fill}"] = fa.curve_auc(df[cols].to_numpy())
+    df.to_csv(tmp_path / "results.csv", index=False)
+    out = write_tables(tmp_path, tmp_path / "s", n_resamples=20, progress=False)
+    curves = pd.read_csv(tmp_path / "s" / "tables" / "curves.csv")
+    assert set(curves["curve"]) == {"deletion_floor", "insertion_floor", "deletion_road",
+                                    "insertion_road"}  # fmt: skip
+    d = curves[(curves["curve"] == "deletion_floor") & (curves["method"] == "saliency")]
+    assert d["mean"].is_monotonic_decreasing and len(d) == 5
+    assert "curves" in out.figures
+    faith = out.tables["faithfulness"]
+    assert set(faith.metrics) >= {"deletion_floor", "insertion_road"}
+
+
+def test_notes_state_map_resolutions_and_the_cascade_is_plotted(tmp_path):
+    import json
+
+    fake_results(conditions=("clean",)).to_csv(tmp_path / "results.csv", index=False)
+    (tmp_path / "manifest.json").write_text(
+        json.dumps({"resolution": {"mel": {"saliency": [64, 313], "lime": None}}})
+    )
+    (tmp_path / "mel").mkdir()
+    pd.DataFrame(
+        {"model": "mel", "method": "saliency", "step": [1, 2, 3], "layer": ["fc", "c2", "c1"],
+         "n_clips": 20, "rho_mean": [0.8, 0.4, 0.1], "rho_low": [0.7, 0.3, 0.05],
+         "rho_high": [0.9, 0.5, 0.2], "rho_median": [0.8, 0.4, 0.1]}
+    ).to_csv(tmp_path / "mel" / "cascade.csv", index=False)  # fmt: skip
+    out = write_tables(tmp_path, tmp_path / "s", n_resamples=10, progress=False)
+    page = out.html.read_text()
+    assert (
+        "Effective map resolution on mel (freq x time): saliency: 64 x 313, lime: adaptive" in page
+    )
+    assert "sanity_cascade" in out.figures

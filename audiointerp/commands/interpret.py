@@ -274,9 +274,12 @@ def run(args: argparse.Namespace) -> int:
             )
             print(f"  {method}:")
             for name, row in report["masks"].items():
+                # SPS/COMP of an empty mask are undefined (None in the JSON): printed as "-"
+                sps, comp = (f"{row[k]:{f}}" if row[k] is not None else "-"
+                             for k, f in (("SPS", ".3f"), ("COMP", ".2f")))  # fmt: skip
                 print(f"    {name:14s} FF {row['FF']:+.3f}  AI {row['AI']:5.1f}  "
                       f"AD {row['AD']:5.1f}  AG {row['AG']:5.1f}  FidIn {row['FidIn']:.0f}  "
-                      f"SPS {row['SPS']:.3f}  COMP {row['COMP']:.2f}")  # fmt: skip
+                      f"SPS {sps}  COMP {comp}")  # fmt: skip
             sl = report["slice"]
             print(f"    most important slice: {sl['seconds'][0]:.2f}-{sl['seconds'][1]:.2f} s, "
                   f"{sl['hz'][0]:.0f}-{sl['hz'][1]:.0f} Hz")  # fmt: skip

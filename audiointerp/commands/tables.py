@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "render the paper's tables (mean, 95 percent bootstrap CI, best/worst, paired tests) from results"
+HELP = (
+    "render the paper's tables and figures (mean, 95 percent bootstrap CI, best/worst, "
+    "Holm-corrected paired tests, baselines, deletion/insertion curves) from results"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,8 +41,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="paired test of best vs runner-up over clip ids (default wilcoxon)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="bootstrap/permutation seed (default 0)"
+        "--seed", type=int, default=0, help="bootstrap/permutation/selection seed (default 0)"
     )
+    parser.add_argument(
+        "--grid", default=None, help="keep only the rows of this grid (its config fingerprint)"
+    )
+    parser.add_argument(
+        "--baselines",
+        nargs="+",
+        default=None,
+        metavar="METHOD",
+        help="methods every method is tested against (default: the reference methods present)",
+    )
+    parser.add_argument(
+        "--selection",
+        choices=("held-out", "same"),
+        default="held-out",
+        help="summary: choose each method's mask on one half of the clips and report the other "
+        "(default), or on the same clips (exploratory)",
+    )
+    parser.add_argument(
+        "--max-degenerate",
+        type=float,
+        default=0.05,
+        help="share of degenerate masks above which a row is never best (default 0.05)",
+    )
+    parser.add_argument("--no-plots", action="store_true", help="skip the figures")
+    parser.add_argument("--no-progress", action="store_true", help="no progress output")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,13 +86,24 @@ def run(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         test=args.test,
         seed=args.seed,
+        grid=args.grid,
+        baselines=args.baselines,
+        selection=args.selection,
+        max_degenerate=args.max_degenerate,
+        plots=not args.no_plots,
+        progress=False if args.no_progress else None,
     )
-    text, _, _ = tablefmt.format_table(out.tables["summary"], markers=True)
-    print("Summary (each method at its best mask; ▲ best, ▼ worst, * significant):")
+    summary = out.tables["summary"]
+    text, _, _ = tablefmt.format_table(summary, markers=True)
+    print("Summary (each method at its best mask; ▲ best, ▼ worst, * significant, Holm):")
     print(text.to_string())
+    for note in summary.notes:
+        print(note)
     print(
         f"\n{len(out.files)} files: {out.html.parent / 'tables'}/<table>.{{csv,tex}}, "
         f"<table>_formatted.csv"
     )
+    if out.figures:
+        print(f"figures: {out.html.parent / 'tables' / 'figures'}/<name>.{{png,pdf}}")
     print(f"HTML page: {out.html}")
     return 0

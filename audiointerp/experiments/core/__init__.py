@@ -27,6 +27,8 @@ from audiointerp.experiments.core.explain import (
 )
 from audiointerp.experiments.core.scoring import (
     CLIP_COLUMNS,
+    CURVE_COLUMNS,
+    FLAG_COLUMNS,
     GT_COLUMNS,
     METRIC_COLUMNS,
     evaluate_masks,
@@ -34,6 +36,8 @@ from audiointerp.experiments.core.scoring import (
 
 __all__ = [
     "CLIP_COLUMNS",
+    "CURVE_COLUMNS",
+    "FLAG_COLUMNS",
     "GT_COLUMNS",
     "METRIC_COLUMNS",
     "BatchExplanation",

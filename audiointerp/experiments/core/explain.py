@@ -27,7 +27,12 @@ from torch import nn
 
 from audiointerp.errors import ParameterError
 from audiointerp.experiments.core.batch import PreparedBatch, StageTimer, to_numpy
-from audiointerp.experiments.core.scoring import MaskedProbs, evaluate_masks, metric_rows
+from audiointerp.experiments.core.scoring import (
+    MaskedProbs,
+    curve_columns,
+    evaluate_masks,
+    metric_rows,
+)
 from audiointerp.interpretation import AttributionMethod, Explanation, Region
 from audiointerp.interpretation.masks import (
     ALL_MASK_NAMES,
@@ -175,6 +180,7 @@ def explain_batch(
     resynth_route: str | None = "phase",
     audio: bool = False,
     target: torch.Tensor | None = None,
+    curve_fills: Sequence[str] = (),
     timer: StageTimer | None = None,
 ) -> BatchExplanation:
     """Explain every clip of ``batch`` with ``method`` and score every mask.
@@ -201,6 +207,9 @@ def explain_batch(
         Also return every mask's masked-in and masked-out audio.
     target : torch.Tensor of shape (B,), optional
         Class explained and scored per clip; default the prediction (the paper's ``c``).
+    curve_fills : sequence of {"floor", "road"}
+        Deletion/insertion curves with these fills (``faithfulness``); empty skips them (the
+        views' default: 77 more model evaluations per clip).
     timer : StageTimer, optional
         Accumulates seconds per stage (``attribute_<method>``, ``masks``, ...).
 
@@ -252,8 +261,29 @@ def explain_batch(
                 sdr = np.stack(
                     [np.asarray(metrics.si_sdr(to_numpy(sound[m][0]), ref)) for m in built]
                 )
+    curves = None
+    if curve_fills:
+        with timer("curves"):
+            curves = curve_columns(
+                model,
+                batch,
+                ex.attributions,
+                explained,
+                fills=curve_fills,
+                base=frontend.floor_db,
+                seeds=[clip_seed(seed, f"{name}/curves", i) for i in batch.ids],
+                batch_size=batch_size,
+            )
     with timer("metrics"):
-        values = metric_rows(batch, built, masked, si_sdr=sdr, target=target)
+        values = metric_rows(
+            batch,
+            built,
+            masked,
+            si_sdr=sdr,
+            target=target,
+            attributions=ex.attributions,
+            curves=curves,
+        )
         frames = []
         for mask_name, row in values.items():
             frame = pd.DataFrame({"mask": mask_name, "id": batch.ids, **row})

@@ -12,7 +12,7 @@ clip's probabilities never depend on the other clips of its batch.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +28,10 @@ CLIP_COLUMNS = ("label", "category", "prediction", "correct", "p", "p_in", "p_ou
 METRIC_COLUMNS = ("FF", "AI", "AD", "AG", "FidIn", "SPS", "COMP")
 #: Ground-truth metrics, present where the data has stems.
 GT_COLUMNS = ("loc_auc", "relevance_mass", "si_sdr", "si_sdri")
+#: Per-mask flags: the mask's spread over bins and whether it is (near-)constant.
+FLAG_COLUMNS = ("mask_std", "degenerate")
+#: Areas under the deletion / insertion curves, one per fill (``faithfulness.FILLS``).
+CURVE_COLUMNS = ("deletion_floor", "insertion_floor", "deletion_road", "insertion_road")
 
 
 @dataclass
@@ -132,14 +136,18 @@ def metric_rows(
     *,
     si_sdr: np.ndarray | None = None,
     target: torch.Tensor | None = None,
+    attributions: torch.Tensor | None = None,
+    curves: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Per mask, the row values of every clip (``{mask: {column: (B,) array}}``).
 
-    Columns: :data:`CLIP_COLUMNS`, :data:`METRIC_COLUMNS` and, with stems,
-    :data:`GT_COLUMNS` (``loc_auc`` and ``relevance_mass`` of the mask against the ideal
-    mask; ``si_sdr``/``si_sdri`` of the masked-in audio, from ``si_sdr`` ``(M, B)``). The
-    probabilities and metrics are those of the explained class: ``target`` when given, else
-    the prediction; with a ``target`` an ``explained`` column names it.
+    Columns: :data:`CLIP_COLUMNS`, :data:`METRIC_COLUMNS` (SPS and COMP NaN for an empty
+    mask: undefined), :data:`FLAG_COLUMNS` and, with stems, :data:`GT_COLUMNS`
+    (``loc_auc`` of the mask against the ideal mask, ``relevance_mass`` of the positive
+    ``attributions`` inside it, ``si_sdr``/``si_sdri`` of the masked-in audio, from
+    ``si_sdr`` ``(M, B)``); ``curves`` (from :func:`curve_columns`, the same for every mask)
+    are appended. The probabilities and metrics are those of the explained class: ``target``
+    when given, else the prediction; with a ``target`` an ``explained`` column names it.
     """
     from audiointerp import metrics
 
@@ -148,6 +156,9 @@ def metric_rows(
     c_np = to_numpy(explained)
     idx = np.arange(len(batch.ids))
     p_np = to_numpy(batch.probs)
+    mass = None
+    if batch.ideal is not None and attributions is not None:
+        mass = np.asarray(metrics.relevance_mass(attributions, batch.ideal)).reshape(-1)
     out = {}
     for j, (name, mask) in enumerate(masks.items()):
         p_in, p_out = masked[name].p_in, masked[name].p_out
@@ -167,13 +178,97 @@ def metric_rows(
             row[key] = np.asarray(fid[key], dtype=np.float64).reshape(-1)
         row["SPS"] = np.asarray(metrics.sparseness(mask), dtype=np.float64).reshape(-1)
         row["COMP"] = np.asarray(metrics.complexity(mask), dtype=np.float64).reshape(-1)
+        row["mask_std"] = np.asarray(metrics.mask_spread(mask), dtype=np.float64).reshape(-1)
+        row["degenerate"] = row["mask_std"] < metrics.DEGENERATE_STD
         if batch.ideal is not None:
             row["loc_auc"] = np.asarray(metrics.localization_auc(mask, batch.ideal)).reshape(-1)
-            row["relevance_mass"] = np.asarray(metrics.relevance_mass(mask, batch.ideal)).reshape(
-                -1
-            )
+            if mass is not None:
+                row["relevance_mass"] = mass
             if si_sdr is not None:
                 row["si_sdr"] = si_sdr[j]
                 row["si_sdri"] = si_sdr[j] - batch.si_sdr_mix
+        row.update(curves or {})
         out[name] = row
+    return out
+
+
+def curve_columns(
+    model: nn.Module,
+    batch: PreparedBatch,
+    attributions: torch.Tensor,
+    explained: torch.Tensor,
+    *,
+    fills: Sequence[str],
+    base: float,
+    seeds: Sequence[int],
+    batch_size: int = 64,
+    n_steps: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Deletion and insertion curves of every clip (Petsiuk et al. 2018), ``(B,)`` columns.
+
+    Each clip's curve inputs (every fill, both directions) go through the model in passes of
+    ``batch_size``, clip by clip, bit-identical inputs once (the input itself, the all-floor
+    input shared by both fills). Columns: the area under each curve
+    (``<direction>_<fill>``, :data:`CURVE_COLUMNS`) and its points
+    (``faithfulness.column_names``, probabilities of the explained class rounded to 1e-4).
+
+    Parameters
+    ----------
+    model, batch
+        The classifier and the prepared batch.
+    attributions : torch.Tensor (B, 1, F, T)
+        The maps that rank the bins.
+    explained : torch.Tensor (B,)
+        Class scored per clip.
+    fills : sequence of {"floor", "road"}
+        Fills of removed bins (empty: no columns).
+    base : float
+        The silence floor.
+    seeds : sequence of int
+        One seed per clip (tie order, ROAD noise).
+    batch_size : int
+    n_steps : int, optional
+        Steps per curve (default ``faithfulness.N_STEPS``).
+    """
+    from audiointerp import faithfulness as fa
+
+    n_steps = fa.N_STEPS if n_steps is None else int(n_steps)
+    fills = list(dict.fromkeys(fills))
+    if not fills:
+        return {}
+    n = len(batch.ids)
+    scores = {(f, d): np.empty((n, n_steps + 1)) for f in fills for d in fa.DIRECTIONS}
+    c_np = to_numpy(explained)
+    for b in range(n):
+        rng = np.random.default_rng(int(seeds[b]))
+        x, a = batch.features[b : b + 1], attributions[b : b + 1]
+        order = fa.removal_order(a, rng)
+        inputs = {
+            f: fa.curve_inputs(x, a, fill=f, base=base, rng=rng, n_steps=n_steps, order=order)
+            for f in fills
+        }
+        own = _digests(x)[0]
+        index: dict[bytes, int] = {own: -1}
+        rows: list[torch.Tensor] = []
+        where: dict[tuple[str, str], list[int]] = {}
+        for f in fills:
+            for d in fa.DIRECTIONS:
+                v = inputs[f][d]
+                slots = []
+                for key, row in zip(_digests(v), v, strict=True):
+                    if key not in index:
+                        index[key] = len(rows)
+                        rows.append(row)
+                    slots.append(index[key])
+                where[(f, d)] = slots
+        probs = predict_probs(model, torch.stack(rows), batch_size) if rows else None
+        p_own = float(batch.probs[b, c_np[b]])
+        for key, slots in where.items():
+            scores[key][b] = [p_own if r < 0 else float(probs[r, c_np[b]]) for r in slots]
+    out: dict[str, np.ndarray] = {}
+    for (f, d), s in scores.items():
+        out[f"{d}_{f}"] = fa.curve_auc(s)
+    for (f, d), s in scores.items():
+        for j, col in enumerate(fa.column_names(f, d, n_steps)):
+            out[col] = np.round(s[:, j], 4)
     return out

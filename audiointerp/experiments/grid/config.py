@@ -69,6 +69,10 @@ class ExperimentConfig:
         Folder with ``white.wav``, ``room.wav``, ``event.wav``.
     resynth_route : str
         Frontend inversion route for the SI-SDR of masked-in audio.
+    curve_fills : tuple of str
+        Deletion/insertion curves (``audiointerp.faithfulness``) with these fills of removed
+        bins, ``floor`` and/or ``road``; ``[]`` skips them (77 model evaluations per clip
+        and method with both).
     save_attributions : bool
         Save raw attributions per batch (float16 ``.npz``, git-ignored).
     sanity_clips : int
@@ -105,6 +109,7 @@ class ExperimentConfig:
     paper_alpha: float = 0.6
     noises_dir: str = "noises"
     resynth_route: str = "phase"
+    curve_fills: tuple[str, ...] = field(default=("floor", "road"), metadata={ALLOW_EMPTY: True})
     save_attributions: bool = True
     sanity_clips: int = 0
     sanity_methods: tuple[str, ...] | None = field(default=None, metadata={ALLOW_EMPTY: True})
@@ -150,6 +155,11 @@ class ExperimentConfig:
         check_choice("resynth_route", self.resynth_route, RESYNTH_ROUTES)
         check_device("device", self.device)
         check_positive("sanity_clips", self.sanity_clips, allow_zero=True)
+        if isinstance(self.curve_fills, str):
+            self.curve_fills = (self.curve_fills,)
+        self.curve_fills = tuple(self.curve_fills or ())
+        for fill in self.curve_fills:
+            check_choice("curve_fills", fill, ("floor", "road"))
         if not 0.0 < self.paper_alpha <= 1.0:
             raise ParameterError(f"paper_alpha must be in (0, 1], got {self.paper_alpha}")
 

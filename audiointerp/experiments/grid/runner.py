@@ -176,6 +176,7 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True) -> RunResult
                         seed=cfg.seed,
                         batch_size=cfg.batch_size,
                         resynth_route=route,
+                        curve_fills=cfg.curve_fills,
                         timer=timer,
                     )
                     rows = result.rows

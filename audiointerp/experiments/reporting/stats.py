@@ -1,8 +1,9 @@
-"""Uncertainty for the results tables: bootstrap confidence intervals and paired tests.
+"""Uncertainty for the results tables: bootstrap confidence intervals, paired tests, Holm.
 
-Pure NumPy/SciPy functions on per-clip metric values. The bootstrap is vectorized (one index
-matrix of shape ``(n_resamples, n)`` per call) and seeded, so a table is bit-for-bit
-reproducible; the paired tests compare two methods on the *same* clips.
+Pure NumPy/SciPy functions on per-clip metric values. The bootstrap is vectorized (one count
+matrix of shape ``(n_resamples, n)`` per sample size, shared by every cell of that size) and
+seeded, so a table is bit-for-bit reproducible; the paired tests compare two rows on the
+*same* clips, and :func:`holm` corrects a table's p-values for their number.
 """
 
 from __future__ import annotations
@@ -18,7 +19,22 @@ from scipy import stats as sps
 from audiointerp.errors import ParameterError
 from audiointerp.validation import check_choice
 
-__all__ = ["BootstrapCI", "PairedTest", "bootstrap_mean_ci", "paired_test", "paired_tests"]
+__all__ = [
+    "BootstrapCI",
+    "PairedTest",
+    "bootstrap_mean_ci",
+    "bootstrap_means",
+    "holm",
+    "paired_test",
+    "paired_tests",
+    "wilcoxon_greater",
+]
+
+#: Largest sample for SciPy's exact signed-rank distribution (no ties, no zeros), as ``auto``.
+EXACT_MAX_N = 50
+#: Largest tied sample whose sign flips are enumerated exhaustively (2**13 = 8192 patterns),
+#: SciPy's ``auto`` threshold; larger tied samples use the tie-corrected normal approximation.
+ENUMERATE_MAX_N = 13
 
 Alternative = Literal["greater", "less", "two-sided"]
 PairedMethod = Literal["wilcoxon", "permutation"]
@@ -177,10 +193,17 @@ def paired_test(
     if not np.any(d):
         return PairedTest(1.0, 0.0, n, mean_diff, method, alternative)
     if method == "wilcoxon":
-        res = sps.wilcoxon(d, alternative=alternative, zero_method="wilcox")
-        return PairedTest(
-            float(res.pvalue), float(res.statistic), n, mean_diff, method, alternative
-        )
+        if alternative == "two-sided":
+            res = sps.wilcoxon(d, alternative=alternative, zero_method="wilcox")
+            return PairedTest(
+                float(res.pvalue), float(res.statistic), n, mean_diff, method, alternative
+            )
+        sign = 1.0 if alternative == "greater" else -1.0
+        p, _ = wilcoxon_greater((sign * d)[None, :])
+        x = d[d != 0]
+        ranks = sps.rankdata(np.abs(x))
+        stat = float((ranks * (sign * x > 0)).sum())
+        return PairedTest(float(p[0]), stat, n, mean_diff, method, alternative)
     rng = np.random.default_rng(int(seed))
     signs = rng.choice(np.array([-1.0, 1.0]), size=(int(n_resamples), n))
     null = (signs * d).mean(axis=1)
@@ -235,8 +258,7 @@ def paired_tests(
     for n, members in by_len.items():
         block = np.stack([clean[i] for i in members])  # (k, n)
         if method == "wilcoxon":
-            res = sps.wilcoxon(block, alternative="greater", zero_method="wilcox", axis=1)
-            out[members] = res.pvalue
+            out[members] = wilcoxon_greater(block)[0]
         else:
             signs = np.random.default_rng(int(seed)).choice(
                 np.array([-1.0, 1.0]), size=(int(n_resamples), n)
@@ -245,3 +267,148 @@ def paired_tests(
             hits = np.count_nonzero(null >= block.mean(axis=1), axis=0)
             out[members] = (hits + 1) / (int(n_resamples) + 1)
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def _sign_patterns(n: int) -> np.ndarray:
+    """Every assignment of signs to ``n`` ranks as 0/1, shape ``(2**n, n)``."""
+    bits = (np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1
+    bits = bits.astype(np.float64)
+    bits.flags.writeable = False
+    return bits
+
+
+def wilcoxon_greater(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One-sided Wilcoxon signed-rank p-values ("``d`` tends to be positive"), row by row.
+
+    Zeros are dropped (``zero_method="wilcox"``). The method is chosen per row, as SciPy's
+    ``method="auto"`` documents, but each computed in one vectorized call:
+
+    * no ties and ``n <= 50``: the exact null distribution (``scipy.stats.wilcoxon``,
+      ``method="exact"``);
+    * ties or zeros and ``n <= 13``: the exact permutation distribution of the signed ranks,
+      all ``2**n`` sign flips enumerated at once (SciPy runs a Python-level
+      ``permutation_test`` per row here: the same p-value, hundreds of times slower);
+    * otherwise: the normal approximation with tie correction (``method="asymptotic"``).
+
+    Parameters
+    ----------
+    d : np.ndarray (k, n)
+        Paired differences, one sample per row (NaN-free).
+
+    Returns
+    -------
+    p_value : np.ndarray (k,)
+        1.0 where every difference is zero; NaN for rows with fewer than 2 differences.
+    method : np.ndarray of str (k,)
+        ``"exact"``, ``"permutation"`` or ``"asymptotic"`` (``""`` where undefined).
+    """
+    d = np.atleast_2d(np.asarray(d, dtype=np.float64))
+    k = d.shape[0]
+    p = np.full(k, np.nan)
+    how = np.full(k, "", dtype=object)
+    nonzero = d != 0
+    n_r = nonzero.sum(axis=1)
+    p[(n_r == 0) & (d.shape[1] >= 2)] = 1.0
+    for n in np.unique(n_r[n_r > 0]):
+        rows = np.flatnonzero(n_r == n)
+        x = d[rows][nonzero[rows]].reshape(len(rows), int(n))  # zeros dropped, order kept
+        if n < 2:
+            p[rows] = np.where(x[:, 0] > 0, 0.5, 1.0)  # one non-zero difference: 1 of 2 signs
+            how[rows] = "permutation"
+            continue
+        mag = np.sort(np.abs(x), axis=1)
+        tied = (np.diff(mag, axis=1) == 0).any(axis=1) | (d[rows] == 0).any(axis=1)
+        exact = ~tied & (n <= EXACT_MAX_N)
+        if exact.any():
+            res = sps.wilcoxon(x[exact], alternative="greater", method="exact", axis=1)
+            p[rows[exact]] = res.pvalue
+            how[rows[exact]] = "exact"
+        enum = tied & (n <= ENUMERATE_MAX_N)
+        if enum.any():
+            xs = x[enum]
+            ranks = sps.rankdata(np.abs(xs), axis=1)  # average ranks for ties
+            observed = (ranks * (xs > 0)).sum(axis=1)
+            null = _sign_patterns(int(n)) @ ranks.T  # (2**n, k') statistic of every flip
+            # tolerance: average ranks are multiples of 0.5, sums are exact in float64
+            p[rows[enum]] = (null >= observed[None, :] - 1e-9).mean(axis=0)
+            how[rows[enum]] = "permutation"
+        rest = ~exact & ~enum
+        if rest.any():
+            res = sps.wilcoxon(x[rest], alternative="greater", method="asymptotic", axis=1)
+            p[rows[rest]] = res.pvalue
+            how[rows[rest]] = "asymptotic"
+    return p, how
+
+
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values of one family of tests (NaNs are not tests).
+
+    Parameters
+    ----------
+    p_values : np.ndarray (m,)
+
+    Returns
+    -------
+    np.ndarray (m,)
+        ``min(1, max_{j <= i} (m - j + 1) p_(j))`` in the original order; a test is rejected
+        at family-wise level alpha when its adjusted p-value is below alpha.
+
+    Notes
+    -----
+    Holm, "A simple sequentially rejective multiple test procedure", Scand. J. Statist. 1979.
+    """
+    p = np.asarray(p_values, dtype=np.float64).ravel()
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = ok.size
+    if m == 0:
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    scaled = (m - np.arange(m)) * p[order]
+    out[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
+    return out
+
+
+def bootstrap_means(
+    groups: Sequence[np.ndarray],
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> list[BootstrapCI]:
+    """:func:`bootstrap_mean_ci` of many samples, those of equal size in one product.
+
+    Each result is identical to ``bootstrap_mean_ci(group, ...)`` (the same resamples for the
+    same size and seed); complete groups (no NaN) of one size share one count-matrix product
+    and one percentile call instead of one per group.
+
+    Parameters
+    ----------
+    groups : sequence of np.ndarray (n_i, M)
+        Per-clip values of each cell group (same ``M`` for all).
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ParameterError(f"confidence must be in (0, 1), got {confidence!r}")
+    if int(n_resamples) < 1:
+        raise ParameterError(f"n_resamples must be >= 1, got {n_resamples!r}")
+    out: list[BootstrapCI | None] = [None] * len(groups)
+    by_n: dict[int, list[int]] = {}
+    for i, g in enumerate(groups):
+        g = np.asarray(g, dtype=np.float64)
+        if g.ndim == 2 and g.shape[0] > 0 and np.isfinite(g).all():
+            by_n.setdefault(g.shape[0], []).append(i)
+        else:
+            out[i] = bootstrap_mean_ci(g, n_resamples=n_resamples, confidence=confidence, seed=seed)
+    q = [(1.0 - confidence) / 2.0 * 100.0, (1.0 + confidence) / 2.0 * 100.0]
+    for n, members in by_n.items():
+        stack = np.stack([np.asarray(groups[i], dtype=np.float64) for i in members])  # (G,n,M)
+        counts = _resample_counts(int(seed), n, int(n_resamples))
+        g_, _, m_ = stack.shape
+        boot = counts @ stack.transpose(1, 0, 2).reshape(n, g_ * m_) / n  # (R, G*M)
+        lo, hi = np.percentile(boot, q, axis=0)
+        means = stack.mean(axis=1)
+        lo, hi = lo.reshape(g_, m_), hi.reshape(g_, m_)
+        for j, i in enumerate(members):
+            out[i] = BootstrapCI(means[j], lo[j], hi[j], np.full(m_, n), confidence)
+    return out  # type: ignore[return-value]
