@@ -26,6 +26,18 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def sha256_path(path: str | Path) -> str:
+    """SHA-256 of a file, or of a folder's files (relative names and bytes, in sorted order)."""
+    path = Path(path)
+    if not path.is_dir():
+        return sha256_file(path)
+    h = hashlib.sha256()
+    for item in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(item.relative_to(path).as_posix().encode() + b"\0")
+        h.update(sha256_file(item).encode())
+    return h.hexdigest()
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
 

@@ -1,12 +1,17 @@
-"""Seconds per clip of every attribution method on the default mel model, and overhead ratios.
+"""Seconds per clip of every attribution method on the default mel CNN and the default AST,
+and overhead ratios.
 
 For the perturbation methods the floor is (model evaluations per clip) x (per-clip time of one
 batched evaluation at the same batch size): a forward pass for LIME and the slice method, a
 forward+backward pass for SHAP's DeepExplainer (DeepLIFT runs one backward per evaluation).
 The ratio time / floor should stay <= 1.5: anything above it is overhead, not model work.
-The unit costs are measured right before and after each method, since the box may be shared.
+On the AST, SHAP runs GradientExplainer (DeepExplainer cannot handle attention): its floor is
+``n_samples`` forward+backward passes. Methods a model does not support are left out (the
+attention methods on the CNN). The unit costs are measured right before and after each method,
+since the box may be shared.
 
     python benchmarks/bench_methods.py [--clips 16] [--lime-samples 1000] [--repeats 3]
+        [--weights weights/default_mel.pt weights/default_ast.pt]
 """
 
 from __future__ import annotations
@@ -21,28 +26,23 @@ import torch
 
 from audiointerp.runtime import tune_allocator
 
-WEIGHTS = Path("weights/default_mel.pt")
-CONFIG = Path("configs/default_mel.yaml")
+WEIGHTS = ("weights/default_mel.pt", "weights/default_ast.pt")
 
 
-def load_model(n_classes: int = 10) -> tuple[torch.nn.Module, object, str]:
-    """The default mel classifier, or a fresh model of the same architecture if not trained yet."""
-    from audiointerp.config import load_yaml
-    from audiointerp.models import build_model, load_classifier
+def load_model(weights: str, n_classes: int = 10) -> tuple[torch.nn.Module, object, str]:
+    """A committed classifier, or a fresh model of its config's architecture if not trained yet
+    (``weights/default_X.pt`` is trained with ``configs/default_X.yaml``)."""
+    from audiointerp.models import load_classifier, load_train_config, model_from_config
     from audiointerp.processing import build_frontend
 
-    if WEIGHTS.exists():
-        clf = load_classifier(WEIGHTS, device="cpu")
-        return clf.model, clf.frontend, f"{WEIGHTS} (trained)"
-    cfg = load_yaml(CONFIG)
-    frontend = build_frontend(cfg["frontend"])
-    model = build_model(
-        cfg["model"]["arch"],
-        num_classes=n_classes,
-        num_bins=frontend.n_bins,
-        width=cfg["model"].get("width", 1.0),
-    )
-    return model.eval(), frontend, f"FRESH {cfg['model']['arch']} ({WEIGHTS} missing: untrained)"
+    path = Path(weights)
+    if path.exists():
+        clf = load_classifier(path, device="cpu")
+        return clf.model, clf.frontend, f"{path} (trained)"
+    cfg = load_train_config(Path("configs") / path.with_suffix(".yaml").name)
+    frontend = build_frontend(cfg.frontend)
+    model = model_from_config(cfg.model, num_classes=n_classes, num_bins=frontend.n_bins)
+    return model.eval(), frontend, f"FRESH {cfg.model.arch} ({path} missing: untrained)"
 
 
 def test_features(frontend, n_clips: int, seed: int = 0) -> torch.Tensor:
@@ -77,12 +77,20 @@ def main() -> None:
     parser.add_argument("--lime-samples", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--methods", nargs="+", default=None)
+    parser.add_argument("--weights", nargs="+", default=list(WEIGHTS))
     args = parser.parse_args()
     tune_allocator()
     torch.set_grad_enabled(True)
-    from audiointerp.interpretation import get_method
+    for weights in args.weights:
+        bench_model(weights, args)
+        print()
 
-    model, frontend, which = load_model()
+
+def bench_model(weights: str, args: argparse.Namespace) -> None:
+    from audiointerp.interpretation import get_method, method_class
+    from audiointerp.interpretation.shap_method import explainer_for
+
+    model, frontend, which = load_model(weights)
     x = test_features(frontend, args.clips)
     bs = args.clips
     print(f"model: {which}; input {tuple(x.shape)}; batch {bs}; {torch.get_num_threads()} threads")
@@ -111,10 +119,15 @@ def main() -> None:
         "slice": ({}, 3 * 3 + 1, forward),
         "lime": ({"n_samples": args.lime_samples}, args.lime_samples, forward),
         "shap": ({"background": background}, 2 * n_bg, forward_backward),
+        "amt": ({}, None, None),
+        "rollout": ({}, None, None),
+        "grad_attention": ({}, None, None),
     }
+    if explainer_for("deep", model) == "gradient":  # expected gradients: n_samples passes
+        plans["shap"] = ({"background": background, "n_samples": 200}, 200, forward_backward)
     print(f"{'method':10s} {'s/clip':>8s} {'evals/clip':>10s} {'floor s/clip':>12s} {'ratio':>6s}")
     for name, (opts, evals, unit) in plans.items():
-        if args.methods and name not in args.methods:
+        if (args.methods and name not in args.methods) or method_class(name).unsupported(model):
             continue
         method = get_method(name, batch_size=bs, **opts)
         # the costly methods run once: the model and allocator are warm by now

@@ -3,7 +3,8 @@
 The pipeline computes features from in-memory waveforms batch by batch and applies SpecAugment;
 the floor is the same optimisation steps on precomputed features. Also prints the per-clip
 inference time of each default model at batch 1 and 32 (what interpretation methods pay per
-model evaluation).
+model evaluation), for the two CNNs and the AST side by side, and a summary table of
+training and forward time per clip.
 
     python benchmarks/bench_training.py [--clips 240] [--configs configs/default_mel.yaml ...]
 """
@@ -30,7 +31,7 @@ def _best_of(fn, repeats: int) -> float:
     return min(times)
 
 
-def bench_config(path: str, n_clips: int, repeats: int) -> None:
+def bench_config(path: str, n_clips: int, repeats: int) -> dict[str, float]:
     cfg = load_train_config(path, {"train.device": "cpu"})
     seed_everything(0)
     frontend = build_frontend(cfg.frontend)
@@ -76,6 +77,7 @@ def bench_config(path: str, n_clips: int, repeats: int) -> None:
         f"  epoch of {n_clips} clips: pipeline {t_pipe:.2f} s, model forward+backward {t_floor:.2f} s, "
         f"ratio {t_pipe / t_floor:.2f}"
     )
+    row = {"train_ms": 1e3 * t_pipe / n_clips}
     model.eval()
     for batch in (1, 32):
         x = feats[:batch]
@@ -84,6 +86,8 @@ def bench_config(path: str, n_clips: int, repeats: int) -> None:
             reps = 30 if batch == 1 else 5
             t = _best_of(lambda x=x, reps=reps: [model(x) for _ in range(reps)], 3) / reps
         print(f"  inference: {1e3 * t / batch:.2f} ms per clip at batch {batch}")
+        row[f"forward_ms_b{batch}"] = 1e3 * t / batch
+    return row
 
 
 def main() -> None:
@@ -93,13 +97,25 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=2, help="timed repeats (best is kept)")
     parser.add_argument(
-        "--configs", nargs="+", default=["configs/default_mel.yaml", "configs/default_stft.yaml"]
+        "--configs",
+        nargs="+",
+        default=[
+            "configs/default_mel.yaml",
+            "configs/default_stft.yaml",
+            "configs/default_ast.yaml",
+        ],
     )
     args = parser.parse_args()
     tune_allocator()
     print(machine_description())
-    for path in args.configs:
-        bench_config(path, args.clips, args.repeats)
+    rows = {path: bench_config(path, args.clips, args.repeats) for path in args.configs}
+    print(
+        f"\n{'config':32s} {'train ms/clip':>14s} {'fwd ms/clip b1':>15s} {'fwd ms/clip b32':>16s}"
+    )
+    for path, r in rows.items():
+        print(
+            f"{path:32s} {r['train_ms']:14.2f} {r['forward_ms_b1']:15.2f} {r['forward_ms_b32']:16.2f}"
+        )
 
 
 if __name__ == "__main__":

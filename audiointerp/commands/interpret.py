@@ -80,8 +80,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--duration-s",
         type=float,
-        default=5.0,
-        help="with --audio: crop/pad to this many seconds (0 keeps its length)",
+        default=None,
+        help="with --audio: crop/pad to this many seconds (0 keeps its length; default: the "
+        "model's clip length, else 5)",
     )
     parser.add_argument(
         "--route",
@@ -194,6 +195,8 @@ def _explainer(args: argparse.Namespace, overrides: dict[str, dict[str, Any]]):
     files = audio_files(args.audio)
     ids = clip_ids(files)
     clf = load_classifier(args.weights, device=args.device)
+    if args.duration_s is None:  # crop/pad to what the model was trained on
+        args.duration_s = clf.duration_s or 5.0
     explainer = ClipExplainer.from_folder(
         clf,
         args.data,

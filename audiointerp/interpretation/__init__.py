@@ -12,7 +12,8 @@ one registry, either directly or from config options with what they need from a
 >>> masks = make_masks(A)                                            # doctest: +SKIP
 
 Methods (registry order): "saliency", "gradcam", "lime", "shap", "slice" (most important
-time-frequency rectangle by occlusion), "ig" (Integrated Gradients), and the reference
+time-frequency rectangle by occlusion), "ig" (Integrated Gradients), for transformers
+"amt", "rollout" and "grad_attention" (attention-based, :mod:`.attention`), and the reference
 "methods" every table reads them against: "random" (a seeded random map), "energy" (the input's
 level above the floor) and "oracle" (the ideal mask from the stems; benchmark data only).
 """

@@ -1,4 +1,11 @@
-"""Grad-CAM at a named layer, signed, upsampled bilinearly to the input's size."""
+"""Grad-CAM at a named layer, signed, upsampled bilinearly to the input's size.
+
+On a CNN the layer's output is a ``(B, C, F', T')`` map (captum's ``LayerGradCam``). On a
+transformer it is a token sequence ``(B, N, D)``: the patch tokens are reshaped to the token
+grid through the model's :class:`~audiointerp.models.tokens.TokenLayout` and the width plays
+the role of the channels (captum would average over the width instead, treating tokens as
+channels, so that path is computed here).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,8 @@ from torch import nn
 
 from audiointerp.errors import ParameterError
 from audiointerp.interpretation.base import AttributionMethod, iter_chunks
+from audiointerp.models.base import model_kind
+from audiointerp.models.tokens import token_layout
 
 
 def resolve_layer(model: nn.Module, layer: str | None) -> nn.Module:
@@ -60,7 +69,9 @@ class GradCam(AttributionMethod):
 
     Notes
     -----
-    Selvaraju et al., "Grad-CAM", ICCV 2017. The reproduced paper keeps negative values
+    Selvaraju et al., "Grad-CAM", ICCV 2017. On a transformer the default layer is the last
+    block's ``norm1`` (the tokens its attention reads, as pytorch-grad-cam does for ViTs): the
+    last block's own patch outputs never reach the pooled special tokens. The reproduced paper keeps negative values
     (captum's ``relu_attributions=False``) so that the map is signed like the others.
     """
 
@@ -78,10 +89,42 @@ class GradCam(AttributionMethod):
     def _attribute(
         self, model: nn.Module, features: torch.Tensor, target: torch.Tensor
     ) -> torch.Tensor:
+        if model_kind(model) == "transformer":
+            return self._attribute_tokens(model, features, target)
         explainer = LayerGradCam(model, resolve_layer(model, self.layer))
         size = tuple(features.shape[-2:])
         maps = []
         for s in iter_chunks(features.shape[0], self.batch_size):
             cam = explainer.attribute(features[s], target=target[s], relu_attributions=False)
             maps.append(LayerAttribution.interpolate(cam, size, interpolate_mode="bilinear"))
+        return torch.cat(maps)
+
+    def _attribute_tokens(
+        self, model: nn.Module, features: torch.Tensor, target: torch.Tensor
+    ) -> torch.Tensor:
+        """Grad-CAM on a token layer: patch tokens on the token grid, width as channels."""
+        layer = resolve_layer(model, self.layer)
+        layout = token_layout(model, features.shape[-2], features.shape[-1])
+        seen: list[torch.Tensor] = []
+        handle = layer.register_forward_hook(lambda _m, _i, out: seen.append(out))
+        maps = []
+        try:
+            for s in iter_chunks(features.shape[0], self.batch_size):
+                seen.clear()
+                logits = model(features[s])
+                tokens = seen[-1]  # (B, N, D)
+                if tokens.ndim != 3:
+                    raise ParameterError(
+                        f"layer {self.layer or model.gradcam_layer!r} gives shape "
+                        f"{tuple(tokens.shape)}, not tokens (B, N, D); pick a block's norm1"
+                    )
+                score = logits.gather(1, target[s][:, None]).sum()  # clips are independent
+                (grad,) = torch.autograd.grad(score, tokens)
+                acts = layout.patch_grid(tokens.transpose(1, 2))  # (B, D, n_freq, n_time)
+                grads = layout.patch_grid(grad.transpose(1, 2))
+                weights = grads.mean(dim=(2, 3), keepdim=True)  # (B, D, 1, 1)
+                cam = (weights * acts).sum(dim=1, keepdim=True)  # (B, 1, n_freq, n_time)
+                maps.append(layout.to_features(cam.detach(), mode="bilinear"))
+        finally:
+            handle.remove()
         return torch.cat(maps)

@@ -34,6 +34,9 @@ _REGISTRY: dict[str, str | type[AttributionMethod]] = {
     "random": "reference:RandomMap",
     "energy": "reference:EnergyMap",
     "oracle": "reference:OracleMap",
+    "amt": "attention:Amt",
+    "rollout": "attention:Rollout",
+    "grad_attention": "attention:GradAttention",
 }
 
 #: The option of a config entry that names the registered method it runs (an alias:

@@ -13,7 +13,10 @@ Layers that need care with DeepExplainer (it hooks every leaf module):
 - Max/avg pooling modules are supported (``nn.MaxPool2d``, ``nn.AvgPool2d``).
 
 Where DeepExplainer cannot handle a model, ``explainer="gradient"`` (expected gradients) works
-with any differentiable model.
+with any differentiable model. Attention models are such a case (products of two activations,
+softmax and layer norm are not DeepLIFT-rescalable module by module): on them ``"deep"`` falls
+back to the gradient explainer, says so in the context's notes, and every row records the
+explainer that ran (``Explanation.info["explainer"]``, the ``explainer`` column).
 """
 
 from __future__ import annotations
@@ -27,7 +30,12 @@ import torch
 from torch import nn
 
 from audiointerp.errors import ParameterError
-from audiointerp.interpretation.base import SILENCE_FLOOR_DB, AttributionMethod, check_features
+from audiointerp.interpretation.base import (
+    SILENCE_FLOOR_DB,
+    AttributionMethod,
+    Explanation,
+    check_features,
+)
 from audiointerp.validation import check_choice, check_positive
 
 if TYPE_CHECKING:
@@ -39,6 +47,18 @@ log = logging.getLogger(__name__)
 DEFAULT_BACKGROUND_PER_CLASS = 2
 
 EXPLAINERS: tuple[str, ...] = ("deep", "gradient")
+#: Model capabilities DeepExplainer cannot propagate through.
+DEEP_UNSUPPORTED: frozenset[str] = frozenset({"attention"})
+
+
+def explainer_for(requested: str, model: nn.Module) -> str:
+    """The explainer that runs on ``model``: ``"gradient"`` instead of ``"deep"`` on models
+    with :data:`DEEP_UNSUPPORTED` capabilities, otherwise ``requested``."""
+    from audiointerp.models.base import model_capabilities
+
+    if requested == "deep" and model_capabilities(model) & DEEP_UNSUPPORTED:
+        return "gradient"
+    return requested
 
 
 def balanced_background(
@@ -104,8 +124,9 @@ class Shap(AttributionMethod):
         single clip at the silence floor ``base`` (DeepLIFT with a silence reference).
     explainer : {"deep", "gradient"}
         ``shap.DeepExplainer`` (paper) or ``shap.GradientExplainer`` (expected gradients).
+        ``"deep"`` falls back to ``"gradient"`` on attention models (:func:`explainer_for`).
     n_samples : int
-        Samples per clip for the gradient explainer.
+        Samples per clip for the gradient explainer (each a forward and backward pass).
     base : float
         Silence floor used when ``background`` is None.
     seed : int
@@ -135,6 +156,12 @@ class Shap(AttributionMethod):
         per_class = int(options.pop("background_per_class", DEFAULT_BACKGROUND_PER_CLASS))
         check_positive("background_per_class", per_class)
         if context is not None:
+            requested = options.get("explainer", "deep")
+            if explainer_for(requested, context.model) != requested:
+                context.note(
+                    "shap: DeepExplainer cannot propagate through attention; GradientExplainer "
+                    "(expected gradients) runs on this model (column `explainer`)"
+                )
             options.setdefault("base", context.floor_db)
             if context.has_training_data:
                 options.setdefault("background", context.training_features(per_class))
@@ -179,7 +206,7 @@ class Shap(AttributionMethod):
         import shap
 
         wrapped = _ClassOutput(model, cls)
-        if self.explainer == "deep":
+        if explainer_for(self.explainer, model) == "deep":
             values = shap.DeepExplainer(wrapped, background).shap_values(x, check_additivity=False)
         else:
             explainer = shap.GradientExplainer(wrapped, background, batch_size=self.batch_size)
@@ -192,6 +219,19 @@ class Shap(AttributionMethod):
             )
         values = np.asarray(values[0] if isinstance(values, list) else values)
         return values.reshape(x.shape)  # drops shap's trailing output axis of size 1
+
+    def explain(
+        self,
+        model: nn.Module,
+        features: torch.Tensor,
+        target: torch.Tensor | int | None = None,
+        *,
+        ground_truth: torch.Tensor | None = None,
+    ) -> Explanation:
+        """SHAP values, with the explainer that ran in ``info["explainer"]``."""
+        ex = super().explain(model, features, target)
+        ex.info["explainer"] = explainer_for(self.explainer, model)
+        return ex
 
     def _attribute(
         self, model: nn.Module, features: torch.Tensor, target: torch.Tensor

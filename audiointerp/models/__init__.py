@@ -8,6 +8,12 @@ base
 cnn
     :class:`PannsCnn` (Cnn6/Cnn10/Cnn14 as one parametrised family), :class:`TransferCnn14`
     and their config :class:`CnnConfig`.
+ast, tokens
+    :class:`AudioSpectrogramTransformer` (a small AST, ``arch: ast``) and its config
+    :class:`AstConfig`; :class:`TokenLayout`, where a transformer's tokens sit on the features.
+hf_ast
+    Users' Hugging Face ``ASTForAudioClassification`` directories, read by
+    :func:`load_classifier` (optional extra ``[hf]``).
 registry
     :func:`build_model` / :func:`model_from_config` by ``arch`` name; one line per family.
 checkpoints
@@ -22,6 +28,7 @@ train_config, splits, training, evaluation
 
 from __future__ import annotations
 
+from audiointerp.models.ast import AstConfig, AudioSpectrogramTransformer
 from audiointerp.models.augment import mixup, spec_augment
 from audiointerp.models.base import AudioClassifier, ModelConfig
 from audiointerp.models.checkpoints import (
@@ -49,6 +56,7 @@ from audiointerp.models.registry import (
     register_model,
 )
 from audiointerp.models.splits import Split, Splits, load_splits
+from audiointerp.models.tokens import TokenLayout
 from audiointerp.models.train_config import OptimConfig, TrainConfig, load_train_config
 from audiointerp.models.training import TrainResult, train
 
@@ -56,7 +64,9 @@ __all__ = [
     "ARCHS",
     "FORMAT",
     "ArchSpec",
+    "AstConfig",
     "AudioClassifier",
+    "AudioSpectrogramTransformer",
     "CnnConfig",
     "EvalResult",
     "LoadedClassifier",
@@ -66,6 +76,7 @@ __all__ = [
     "Split",
     "Splits",
     "TrainConfig",
+    "TokenLayout",
     "TrainResult",
     "TransferCnn14",
     "build_model",

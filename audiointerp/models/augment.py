@@ -1,4 +1,5 @@
-"""Batched feature-space augmentation: SpecAugment masking and mixup."""
+"""Batched feature-space augmentation: SpecAugment masking, random circular time shifts and
+mixup."""
 
 from __future__ import annotations
 
@@ -82,6 +83,33 @@ def spec_augment(
     else:
         value = torch.full((), float(fill), dtype=features.dtype, device=features.device)
     return torch.where(mask[:, None].to(features.device), value, features)
+
+
+def time_roll(features: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
+    """Shift each clip circularly in time by a random number of frames (uniform over ``T``).
+
+    Parameters
+    ----------
+    features : torch.Tensor (B, 1, F, T)
+    generator : torch.Generator
+        CPU generator.
+
+    Returns
+    -------
+    torch.Tensor (B, 1, F, T)
+        A new tensor; an event shifted past the end comes back at the start.
+
+    Notes
+    -----
+    Teaches a classifier that when an event happens does not matter (and, for a patch
+    transformer, where it falls within a patch), which a CNN's pooling already builds in.
+    """
+    check_tensor("features", features, ndim=4, finite=False)
+    t = features.shape[-1]
+    shift = torch.randint(0, t, (features.shape[0], 1), generator=generator)
+    index = (torch.arange(t)[None, :] - shift) % t  # (B, T): output frame j <- input j - shift
+    index = index.to(features.device)[:, None, None, :].expand_as(features)
+    return torch.gather(features, -1, index)
 
 
 def mixup(

@@ -8,7 +8,10 @@ interpretation methods may read besides the logits is declared here, once:
   interpreters read them);
 - ``gradcam_layer``: the dotted name of the layer Grad-CAM reads (``None`` if there is none);
 - ``attentions(features)`` and ``token_grid(n_bins, n_frames)``: per-layer attention maps and
-  the patch grid, for transformers;
+  the patch grid, for transformers; ``attend(features)`` gives the logits and the attention
+  maps of one forward pass (for gradients of the logits with respect to the attention) and
+  ``token_layout(n_bins, n_frames)`` where each token sits on the features
+  (:class:`~audiointerp.models.tokens.TokenLayout`);
 - ``input_grid(n_bins, n_frames)``: the grid the first layer resolves (coarser than the input
   when the model pools it first), which bounds the resolution of gradient maps.
 
@@ -63,6 +66,15 @@ class AudioClassifier(nn.Module):
     def token_grid(self, n_bins: int, n_frames: int) -> tuple[int, int]:
         """``(n_freq_patches, n_time_patches)`` of the token grid for an ``F x T`` input."""
         raise ParameterError(f"{type(self).__name__} has no token grid")
+
+    def attend(self, features: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Logits ``(B, C)`` and :meth:`attentions` of the same forward pass (one graph)."""
+        self.attentions(features)  # raises the explanatory error for models without attention
+        raise ParameterError(f"{type(self).__name__} does not implement attend()")
+
+    def token_layout(self, n_bins: int, n_frames: int) -> Any:
+        """The :class:`~audiointerp.models.tokens.TokenLayout` of an ``F x T`` input."""
+        raise ParameterError(f"{type(self).__name__} has no token layout")
 
     @property
     def capabilities(self) -> frozenset[str]:

@@ -71,6 +71,17 @@ class LoadedClassifier:
     path: Path | None = None
     sha256: str | None = None
 
+    @property
+    def duration_s(self) -> float | None:
+        """Clip length in seconds the model was trained on or expects (``None`` if unknown):
+        ``meta["duration_s"]`` (Hugging Face ASTs: their ``max_length``), else the training
+        config's ``data.duration_s``."""
+        if self.meta.get("duration_s") is not None:
+            return float(self.meta["duration_s"])
+        data = (self.meta.get("train_config") or {}).get("data") or {}
+        value = data.get("duration_s")
+        return None if value is None else float(value)
+
 
 def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
@@ -216,7 +227,8 @@ def save_classifier(
 def load_classifier(
     path: str | Path, *, device: str | torch.device | None = None
 ) -> LoadedClassifier:
-    """Load a checkpoint written by :func:`save_classifier`, validating it first.
+    """Load a checkpoint written by :func:`save_classifier` (validated first), or a Hugging
+    Face AST directory.
 
     Before anything is built the file's structure is checked (:func:`check_classifier`): the
     entries and their types, the class list against the model's output size, every tensor's
@@ -225,7 +237,9 @@ def load_classifier(
     Parameters
     ----------
     path : str or Path
-        Checkpoint file (e.g. ``weights/default_mel.pt``).
+        Checkpoint file (e.g. ``weights/default_mel.pt``), or a local ``save_pretrained``
+        directory of an ``ASTForAudioClassification`` (:mod:`audiointerp.models.hf_ast`; needs
+        ``pip install -e .[hf]``).
     device : str or torch.device, optional
         Defaults to CUDA when available, else CPU.
 
@@ -240,6 +254,15 @@ def load_classifier(
         the file, the problem and what to do.
     """
     path = Path(path)
+    if path.is_dir():
+        from audiointerp.models.hf_ast import is_hf_directory, load_hf_ast
+
+        if not is_hf_directory(path):
+            raise CheckpointError(
+                f"{path} is a folder without config.json; pass a checkpoint file or a Hugging "
+                "Face AST directory written by save_pretrained"
+            )
+        return load_hf_ast(path, device=default_device(str(device) if device else None))
     dev = default_device(str(device) if device is not None else None)
     obj = read_checkpoint(path)
     cfg, frontend_cfg, shape, classes = check_classifier(obj, path)

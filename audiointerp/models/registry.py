@@ -39,6 +39,7 @@ _REGISTRY: dict[str, ModelFamily | str] = {
     "cnn10": PANNS,
     "cnn14": PANNS,
     "transfer_cnn14": PANNS,
+    "ast": "audiointerp.models.ast:AST",
 }
 
 
@@ -83,14 +84,14 @@ def build_model(arch: str, *, num_classes: int, num_bins: int, **options: Any) -
     ----------
     arch : str
         A registered name (:func:`model_names`): ``"cnn6"``, ``"cnn10"``, ``"cnn14"``,
-        ``"transfer_cnn14"``, ...
+        ``"transfer_cnn14"``, ``"ast"``, ...
     num_classes : int
         Number of output logits.
     num_bins : int
         Number of input frequency bins ``F``.
     **options
         Fields of the family's config (e.g. ``width``, ``dropout``, ``input_pool`` for the
-        PANNs family).
+        PANNs family; ``patch``, ``dim``, ``depth``, ``heads`` for the AST).
 
     Returns
     -------

@@ -45,6 +45,9 @@ class OptimConfig:
         Learning-rate schedule over ``epochs`` (cosine annealing to ``lr * min_lr_ratio``).
     min_lr_ratio : float
         Final learning rate of the cosine schedule relative to ``lr``.
+    warmup_epochs : int
+        Epochs of linear warm-up to ``lr`` before the schedule (0: none); transformers
+        trained from scratch need a few.
     freq_mask, time_mask : int
         SpecAugment: largest masked band in bins / frames (0 disables).
     n_freq_masks, n_time_masks : int
@@ -54,6 +57,9 @@ class OptimConfig:
         floor, or 0 in feature units (0 dB, the reproduced study's torchaudio masking).
         "floor" shows the model, during training, the value that interpretation masks write
         into removed regions, so masked inputs at test time are not out of distribution.
+    time_roll : bool
+        Shift each clip circularly in time by a random number of frames
+        (:func:`~audiointerp.models.augment.time_roll`).
     mixup_alpha : float
         Mixup Beta parameter; 0 disables mixup.
     patience : int or None
@@ -71,11 +77,13 @@ class OptimConfig:
     weight_decay: float = 0.0
     schedule: Schedule = "cosine"
     min_lr_ratio: float = 0.01
+    warmup_epochs: int = 0
     freq_mask: int = 8
     time_mask: int = 20
     n_freq_masks: int = 2
     n_time_masks: int = 2
     mask_fill: MaskFill = "mean"
+    time_roll: bool = False
     mixup_alpha: float = 0.0
     patience: int | None = 10
     eval_batch_size: int = 64
@@ -86,6 +94,7 @@ class OptimConfig:
             check_positive(f"train.{name}", getattr(self, name))
         for name in (
             "weight_decay",
+            "warmup_epochs",
             "freq_mask",
             "time_mask",
             "n_freq_masks",

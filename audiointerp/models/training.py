@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import platform
 import time
@@ -33,7 +34,7 @@ from torch import nn
 
 from audiointerp.config import load_yaml, save_yaml, to_dict
 from audiointerp.errors import CheckpointError
-from audiointerp.models.augment import mask_fill_value, mixup, spec_augment
+from audiointerp.models.augment import mask_fill_value, mixup, spec_augment, time_roll
 from audiointerp.models.checkpoints import (
     atomic_torch_save,
     load_panns_weights,
@@ -132,6 +133,8 @@ def train_epoch(
                 generator=generator,
                 fill=mask_fill_value(tc.mask_fill, frontend.floor_db),
             )
+            if tc.time_roll:
+                feats = time_roll(feats, generator=generator)
         if tc.mixup_alpha > 0:
             feats, labels_a, labels_b, lam = mixup(
                 feats, labels, alpha=tc.mixup_alpha, generator=generator
@@ -157,6 +160,17 @@ def _make_scheduler(
     optimizer: torch.optim.Optimizer, cfg: TrainConfig
 ) -> torch.optim.lr_scheduler.LRScheduler:
     tc = cfg.train
+    if tc.warmup_epochs:  # linear warm-up over the first epochs, then the schedule
+        w, n, low = tc.warmup_epochs, tc.epochs, tc.min_lr_ratio
+
+        def factor(epoch: int) -> float:
+            if epoch < w:
+                return (epoch + 1) / w
+            if tc.schedule != "cosine":
+                return 1.0
+            return low + (1.0 - low) * 0.5 * (1.0 + math.cos(math.pi * (epoch - w) / max(1, n - w)))
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     if tc.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(
             optimizer, T_max=tc.epochs, eta_min=tc.lr * tc.min_lr_ratio

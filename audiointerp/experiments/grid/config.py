@@ -231,11 +231,12 @@ def content_digests(cfg: ExperimentConfig) -> dict[str, Any]:
     Missing files are recorded as ``None`` (the run itself then reports them).
     """
     from audiointerp.experiments.grid.conditions import condition_noise_path, parse_condition
-    from audiointerp.files import sha256_file
+    from audiointerp.files import sha256_path
     from audiointerp.interpretation import resolve_method
 
     def digest(path: str | Path | None) -> str | None:
-        return sha256_file(path) if path is not None and Path(path).is_file() else None
+        # a path may be a folder (a Hugging Face model directory): hash all of its files
+        return sha256_path(path) if path is not None and Path(path).exists() else None
 
     methods = {}
     for name, options in cfg.methods.items():

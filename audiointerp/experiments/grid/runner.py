@@ -61,7 +61,8 @@ def _sanity(cfg: ExperimentConfig, session: ExperimentSession) -> None:
             feats = clf.frontend.features(torch.from_numpy(waves).to(session.device))
         feats = feats.clone()  # a normal tensor: gradient methods need requires_grad
         methods = session.methods(model_name)
-        # None: every method; an empty list: none (not "every", as `or` would make it).
+        # None: every method; an empty list: none (not "every", as `or` would make it);
+        # methods the model cannot run (e.g. attention methods on a CNN) were left out
         names = tuple(cfg.methods) if cfg.sanity_methods is None else cfg.sanity_methods
         run_sanity(
             model_name,

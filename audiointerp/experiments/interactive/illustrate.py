@@ -56,6 +56,14 @@ def default_methods(model: Any) -> list[str]:
     return out
 
 
+def supported(methods: Sequence[str], model: Any) -> list[str]:
+    """The methods of a config that ``model`` supports (as the grid, which leaves the others
+    out: attention methods on a CNN)."""
+    from audiointerp.interpretation import method_class
+
+    return [m for m in methods if method_class(m).unsupported(model) is None]
+
+
 @dataclass
 class ModelIllustration:
     """One model's outputs (files under ``out_dir/<model>/``)."""
@@ -238,7 +246,7 @@ def illustrate_clip(
             methods=list(
                 methods
                 or (
-                    config.methods
+                    supported(config.methods, explainer.classifier.model)
                     if config is not None
                     else default_methods(explainer.classifier.model)
                 )
