@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -16,6 +18,8 @@ from audiointerp.interpretation.slice import feature_mean
 N_BINS, N_FRAMES = 12, 18
 # Grid cell (row 1, column 2) of a 3 x 3 grid on 12 x 18 bins.
 RECT = (slice(4, 8), slice(12, 18))
+# The methods a CNN can run (the attention methods are tested on the AST: tests/test_ast_*.py).
+CNN_METHODS = [n for n in METHOD_NAMES if "cnn" in method_class(n).model_kinds]
 
 
 class TinyCnn(nn.Module):
@@ -93,9 +97,10 @@ FAST_OPTIONS = {
 }
 #: Methods that explain from the clip alone (the oracle reads the ideal mask: own tests).
 MAP_METHODS = [n for n in METHOD_NAMES if not method_class(n).needs_ground_truth]
+CNN_MAP_METHODS = [n for n in MAP_METHODS if n in CNN_METHODS]
 
 
-@pytest.mark.parametrize("name", MAP_METHODS)
+@pytest.mark.parametrize("name", CNN_MAP_METHODS)
 def test_every_method_shape_dtype_and_determinism(name, cnn, x):
     method = get_method(name, **FAST_OPTIONS[name])
     a1 = method.attribute(cnn, x)
@@ -105,7 +110,7 @@ def test_every_method_shape_dtype_and_determinism(name, cnn, x):
     assert torch.equal(a1, a2)
 
 
-@pytest.mark.parametrize("name", MAP_METHODS)
+@pytest.mark.parametrize("name", CNN_MAP_METHODS)
 def test_every_method_runs_on_the_package_cnn(name):
     from audiointerp.models import build_model
 
@@ -331,3 +336,33 @@ def test_bad_inputs_raise_parameter_errors(cnn, x):
             get_method("saliency").attribute(cnn, x)
     finally:
         cnn.eval()
+
+
+@pytest.mark.parametrize("explainer", ["deep", "gradient"])
+def test_shap_builds_its_explainer_once_and_values_do_not_depend_on_it(
+    explainer, cnn, x, monkeypatch
+):
+    import shap
+
+    cls_name = "DeepExplainer" if explainer == "deep" else "GradientExplainer"
+    built = []
+    original = getattr(shap, cls_name)
+
+    def counting(*args, **kwargs):
+        built.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(shap, cls_name, counting)
+    background = x[:2] * 0.5
+    opts = {"background": background, "explainer": explainer, "n_samples": 4}
+    reused = get_method("shap", **opts)
+    first = [reused.attribute(cnn, x[i : i + 1], 1) for i in range(x.shape[0])]
+    again = reused.attribute(cnn, x[-1:], 1)
+    assert len(built) == 1  # one explainer for the model, class and background
+    for i in range(x.shape[0]):  # a fresh explainer per clip gives the same bits
+        assert torch.equal(first[i], get_method("shap", **opts).attribute(cnn, x[i : i + 1], 1))
+    assert torch.equal(again, first[-1])
+    other = copy.deepcopy(cnn)  # another model gets its own explainer
+    with torch.no_grad():
+        next(other.parameters()).mul_(2.0)
+    assert not torch.equal(reused.attribute(other, x[:1], 1), first[0])
