@@ -23,7 +23,8 @@ the background stem), so the ground-truth stage runs and no data set is needed.
         [--methods saliency gradcam ...] [--methods-b saliency gradcam lime shap]
 
 ``--quick`` (under 10 minutes on a 2-core CPU): 4 clips on A, 1 on B with Saliency and LIME,
-batch sizes up to 16 for B's floor. The last line reads
+batch sizes 1 and 16 for B's floor. B runs without the deletion/insertion curves unless
+``--curves-b`` (they are 77 more passes per clip at ~1 s each on this CPU). The last line reads
 ``worst ratio to floor: A <x> (<method>), B <y> (<method>)``.
 """
 
@@ -133,7 +134,9 @@ def usage() -> tuple[float, int]:
     return r.ru_stime, r.ru_minflt + r.ru_majflt
 
 
-def bench_model(label, model, frontend, n_classes, cfg, methods, n_clips, sizes, repeats):
+def bench_model(
+    label, model, frontend, n_classes, cfg, methods, n_clips, sizes, repeats, curves=True
+):
     """Rows of (method, s/clip, forward rows, grad rows, floor s, ratio, faults, sys s) per clip."""
     from audiointerp.experiments.core import explain_batch, prepare_batch
     from audiointerp.interpretation import MethodContext, build_method, resolve_method
@@ -174,7 +177,7 @@ def bench_model(label, model, frontend, n_classes, cfg, methods, n_clips, sizes,
             seed=cfg.seed,
             batch_size=cfg.batch_size,
             resynth_route=cfg.resynth_route,
-            curve_fills=cfg.curve_fills,
+            curve_fills=cfg.curve_fills if curves else (),
         )
 
     for name in methods:
@@ -193,8 +196,16 @@ def bench_model(label, model, frontend, n_classes, cfg, methods, n_clips, sizes,
         fwd, grad = counter.forward / n_clips, counter.grad / n_clips
         floor = fwd * t_f + grad * t_fb
         rows.append(
-            (name, seconds, fwd, grad, floor, seconds / floor, (pf1 - pf0) / n_clips,
-             (sys1 - sys0) / n_clips)
+            (
+                name,
+                seconds,
+                fwd,
+                grad,
+                floor,
+                seconds / floor,
+                (pf1 - pf0) / n_clips,
+                (sys1 - sys0) / n_clips,
+            )
         )
         r = rows[-1]
         print(
@@ -215,6 +226,9 @@ def main() -> None:
     parser.add_argument("--clips-b", type=int, default=None)
     parser.add_argument("--methods", nargs="+", default=None, help="A's methods (default: demo's)")
     parser.add_argument("--methods-b", nargs="+", default=None)
+    parser.add_argument(
+        "--curves-b", action="store_true", help="B with deletion/insertion curves (77 passes)"
+    )
     parser.add_argument("--config", default=str(CONFIG))
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: shared box)")
     args = parser.parse_args()
@@ -246,8 +260,11 @@ def main() -> None:
             ["saliency", "lime"] if quick else ["saliency", "gradcam", "lime", "shap"]
         )
         n = args.clips_b or 1
-        sizes = (1, 4, 16) if quick else (1, 2, 4, 8, 16, 32, 64)
-        rows = bench_model("B", model, frontend, n_classes, cfg, methods, n, sizes, 1)
+        sizes = (1, 16) if quick else (1, 2, 4, 8, 16, 32, 64)
+        print(f"model B: deletion/insertion curves {'on' if args.curves_b else 'off'}")
+        rows = bench_model(
+            "B", model, frontend, n_classes, cfg, methods, n, sizes, 1, curves=args.curves_b
+        )
         worst["B"] = max(rows, key=lambda r: r[5])
     load = os.getloadavg()
     print(f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
