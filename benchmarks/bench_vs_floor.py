@@ -229,6 +229,13 @@ def main() -> None:
     parser.add_argument(
         "--curves-b", action="store_true", help="B with deletion/insertion curves (77 passes)"
     )
+    parser.add_argument(
+        "--allocator",
+        choices=["fit", "fixed"],
+        default="fit",
+        help="fit: the package's (passes and thresholds from the working set); fixed: the "
+        "earlier 1 GiB thresholds and the config's batch sizes, for comparison",
+    )
     parser.add_argument("--config", default=str(CONFIG))
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: shared box)")
     args = parser.parse_args()
@@ -237,11 +244,17 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     tuned = tune_allocator()
+    if args.allocator == "fixed":
+        import audiointerp.experiments.core.explain as explain
+
+        explain.memory_batch_size = lambda model, example, requested: requested
+        explain.tune_allocator = lambda working_set=0: tuned
     cfg = load_experiment(args.config)
     quick = args.quick
     load = os.getloadavg()
     print(
-        f"torch {torch.__version__}, {args.threads} thread(s), allocator tuned: {tuned}, "
+        f"torch {torch.__version__}, {args.threads} thread(s), allocator tuned: {tuned} "
+        f"({args.allocator}), "
         f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; config {args.config}: "
         f"masks {cfg.masks or 'all 14'}, batch_size {cfg.batch_size}, curves {list(cfg.curve_fills)}"
     )
