@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "evaluate": "evaluate",
     "interpret": "interpret",
     "run": "run",
+    "merge": "merge",
+    "launch": "launch",
     "tables": "tables",
     "illustrate": "illustrate",
     "explore": "explore",

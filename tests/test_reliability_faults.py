@@ -19,6 +19,7 @@ from experiment_fixtures import session_setup
 from audiointerp import cli
 from audiointerp.data.io import write_audio
 from audiointerp.errors import os_error_message
+from audiointerp.files import TEMP_SUFFIX
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ class _FullDisk:
 
 
 def _temps(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
+    return [p for p in folder.rglob("*") if p.name.endswith((".tmp", TEMP_SUFFIX))]
 
 
 def test_full_disk_on_a_single_file_names_it_and_leaves_nothing(

@@ -21,6 +21,7 @@ from audiointerp.experiments.core.scoring import evaluate_masks, evaluate_masks_
 from audiointerp.experiments.grid.config import load_experiment
 from audiointerp.experiments.grid.runner import KILL_AFTER_UNITS_ENV, run_experiment, select_clips
 from audiointerp.experiments.grid.store import METRIC_COLUMNS, read_csv
+from audiointerp.files import TEMP_SUFFIX
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -113,7 +114,7 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tiny, tmp_path):
         pd.testing.assert_frame_equal(read_csv(tmp_path / "resumed" / rel), read_csv(csv))
     manifest = json.loads((tmp_path / "resumed" / "manifest.json").read_text())
     assert [s["units_computed"] for s in manifest["sessions"]] == [5]
-    assert not list((tmp_path / "resumed").rglob("*.tmp"))
+    assert not list((tmp_path / "resumed").rglob(f"*{TEMP_SUFFIX}"))
 
 
 def test_stochastic_methods_are_seeded_per_clip_not_per_batch(tiny, tmp_path):

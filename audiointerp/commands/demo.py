@@ -24,6 +24,9 @@ HELP = "one-command demo: benchmark, demo grid with the committed weights, table
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = ROOT / "configs" / "experiment_default.yaml"
+# More single-threaded shards than this cost more memory (each loads the models and the
+# methods' training context) than they save on the demo's small grid.
+MAX_SHARDS = 8
 
 log = logging.getLogger(__name__)
 
@@ -103,52 +106,33 @@ def pick_clip(table: Any) -> str:
     return str(df.sort_values(["p", "id"], ascending=[False, True])["id"].iloc[0])
 
 
-def run_models_in_parallel(cfg: ExperimentConfig, *, progress: bool = True) -> list[float]:
-    """Run each model's part of the grid in its own single-threaded process, then merge.
+def run_in_shards(cfg: ExperimentConfig, *, shards: int, progress: bool = True) -> Any:
+    """Run the grid as ``shards`` single-threaded local shard jobs, then merge.
 
     On a small CPU, two processes with one thread each finish the grid faster than one process
     with two threads: the per-clip forward passes are small, and intra-op threads spend much of
-    their time waiting at barriers. Each part is an ordinary resumable grid (its own
-    fingerprint); the root table is rebuilt once all have finished.
+    their time waiting at barriers. The shards are those of ``audiointerp launch --executor
+    local`` (submitit local processes over the grid's canonical units), so the merged table is
+    the one a single process writes.
 
     Returns
     -------
-    list of float
-        Peak resident memory (MiB) of each worker, from its manifest.
+    LaunchResult
+        With the merged table and each worker's peak memory (``worker_results``).
     """
+    from audiointerp.experiments.grid.launch import LaunchOptions, launch_grid
+
+    opts = LaunchOptions(
+        shards=shards, executor="local", cpus_per_task=1, gpus_per_task=0, progress=progress
+    )
+    return launch_grid(cfg, opts)
+
+
+def demo_shards() -> int:
+    """Shards of the demo grid on this CPU: one per core, at most :data:`MAX_SHARDS`."""
     import os
-    import subprocess
-    import sys
-    from dataclasses import replace
 
-    from audiointerp.config import save_yaml
-    from audiointerp.errors import AudioInterpError
-    from audiointerp.experiments.grid.manifest import read_manifest
-    from audiointerp.experiments.grid.store import COMBINED_TABLE, atomic_write_csv, merge_runs
-
-    out = Path(cfg.output)
-    (out / "runs").mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    procs = []
-    for i, (name, weights) in enumerate(cfg.models.items()):
-        part = replace(cfg, models={name: weights}, name=f"{cfg.name}_{name}")
-        path = out / "runs" / f"{part.name}.yaml"
-        save_yaml(part, path)
-        cmd = [sys.executable, "-m", "audiointerp", "run", "--config", str(path)]
-        if not (progress and i == 0):  # one bar (the parts are the same size): its ETA holds
-            cmd.append("--no-progress")
-        procs.append((name, part, subprocess.Popen(cmd, env=env)))
-    peaks = []
-    for name, part, proc in procs:
-        if proc.wait() != 0:
-            raise AudioInterpError(
-                f"the {name} part of the demo grid failed (exit {proc.returncode}); run the "
-                "demo again to resume it"
-            )
-        manifest = read_manifest(out / "runs" / part.fingerprint()) or {}
-        peaks.append(float(manifest.get("peak_rss_mb", 0.0)))
-    atomic_write_csv(merge_runs(out), out / COMBINED_TABLE)
-    return peaks
+    return max(1, min(os.cpu_count() or 1, MAX_SHARDS))
 
 
 def run_demo(
@@ -167,7 +151,7 @@ def run_demo(
         Folder for the tables and the illustration.
     progress : bool
     parallel : bool
-        One single-threaded process per model (:func:`run_models_in_parallel`) on CPU.
+        On CPU, one single-threaded shard per core (:func:`run_in_shards`).
 
     Returns
     -------
@@ -198,11 +182,10 @@ def run_demo(
     worker_peaks: list[float] = []
     import torch
 
-    if parallel and len(cfg.models) > 1 and not torch.cuda.is_available():
-        from audiointerp.experiments.grid.store import COMBINED_TABLE, read_csv
-
-        worker_peaks = run_models_in_parallel(cfg, progress=progress)
-        table = read_csv(Path(cfg.output) / COMBINED_TABLE)
+    if parallel and demo_shards() > 1 and not torch.cuda.is_available():
+        launched = run_in_shards(cfg, shards=demo_shards(), progress=progress)
+        table = launched.merged.table
+        worker_peaks = [float(w.get("peak_rss_mb", 0.0)) for w in launched.worker_results]
     else:
         table = run_experiment(cfg, progress=progress).table
     t = mark("grid", t)

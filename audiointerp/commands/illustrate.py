@@ -81,12 +81,14 @@ def parse_weights(items: list[str]) -> dict[str, str]:
     """``["mel=weights/a.pt", "weights/b.pt"]`` -> ``{"mel": ..., "b": ...}``."""
     from pathlib import Path
 
+    from audiointerp.files import check_path_name
+
     out = {}
     for item in items:
         name, sep, path = item.partition("=")
         if not sep:
             name, path = Path(item).stem, item
-        out[name] = path
+        out[check_path_name("--weights name", name)] = path  # a folder under --out
     return out
 
 

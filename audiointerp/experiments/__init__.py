@@ -6,7 +6,8 @@ core
     The explain-and-score core: prepared batches, method building with training context,
     the one scoring rule, :func:`~audiointerp.experiments.core.explain_batch`.
 grid
-    The experiment grid: config, conditions, session, resumable runner, store, manifest.
+    The experiment grid: config, conditions, session, canonical units and shards, resumable
+    runner, verifiable store, merge, launcher, manifest.
 reporting
     Results I/O, statistics, the paper's tables.
 interactive
@@ -26,10 +27,14 @@ from audiointerp.experiments.grid.config import (
 )
 from audiointerp.experiments.grid.runner import RunResult, run_experiment, select_clips
 from audiointerp.experiments.grid.session import ExperimentSession
-from audiointerp.experiments.grid.store import ResultStore, UnitKey
+from audiointerp.experiments.grid.store import ResultStore
+from audiointerp.experiments.grid.units import GridPlan, ShardSpec, Unit
 
-# Reporting and the views pull in matplotlib/scipy/ipywidgets; they are imported on first use.
+# Reporting and the views pull in matplotlib/scipy/ipywidgets, the launcher submitit; they are
+# imported on first use.
 _LAZY = {
+    "run_grid": "audiointerp.experiments.grid.launch",
+    "launch_grid": "audiointerp.experiments.grid.launch",
     "write_tables": "audiointerp.experiments.reporting.tables",
     "load_results": "audiointerp.experiments.reporting.tables",
     "illustrate_clip": "audiointerp.experiments.interactive.illustrate",
@@ -53,13 +58,17 @@ __all__ = [
     "ExperimentSession",
     "Explorer",
     "ExplorerSession",
+    "GridPlan",
     "ResultStore",
     "RunResult",
-    "UnitKey",
+    "ShardSpec",
+    "Unit",
     "illustrate_clip",
     "load_experiment",
     "notebook_config",
     "run_experiment",
+    "run_grid",
+    "launch_grid",
     "select_clips",
     "write_tables",
     "load_results",

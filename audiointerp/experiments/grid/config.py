@@ -16,6 +16,7 @@ from typing import Any, Literal
 from audiointerp.config import ALLOW_EMPTY, apply_overrides, from_dict, load_config, to_dict
 from audiointerp.data.config import DataConfig
 from audiointerp.errors import ParameterError
+from audiointerp.files import check_path_name
 from audiointerp.processing.inversion import ROUTES as RESYNTH_ROUTES
 from audiointerp.validation import check_choice, check_device, check_positive
 
@@ -63,6 +64,11 @@ class ExperimentConfig:
     batch_size : int
         Most inputs in one forward pass when evaluating a clip's masked variants (a memory
         knob; rows are bit-identical for equal values).
+    device_batch_size : dict of str to dict of str to int
+        Batch sizes per device type, e.g. ``{"cuda": {"batch_size": 1024, "lime": 500}}``:
+        ``batch_size`` replaces the grid's, a method name replaces that method's
+        ``batch_size`` option on that device. Memory knobs, like ``batch_size`` and ``device``
+        kept out of the fingerprint.
     paper_alpha : float
         Weight of the clip in the paper's mixing ``alpha*clip + (1-alpha)*noise``.
     noises_dir : str
@@ -106,6 +112,7 @@ class ExperimentConfig:
     masks: tuple[str, ...] | None = None
     clips_per_unit: int = 16
     batch_size: int = 64
+    device_batch_size: dict[str, dict[str, int]] = field(default_factory=dict)
     paper_alpha: float = 0.6
     noises_dir: str = "noises"
     resynth_route: str = "phase"
@@ -150,8 +157,11 @@ class ExperimentConfig:
             raise ParameterError("config.methods is empty; give at least one method name")
         if not self.conditions:
             raise ParameterError("config.conditions is empty; e.g. ['clean']")
+        for name in self.models:  # result folder names: nothing may point outside the output
+            check_path_name("models: name", name)
         check_positive("clips_per_unit", self.clips_per_unit)
         check_positive("batch_size", self.batch_size)
+        self.device_batch_size = _check_device_batch_size(self.device_batch_size, self.methods)
         check_choice("resynth_route", self.resynth_route, RESYNTH_ROUTES)
         check_device("device", self.device)
         check_positive("sanity_clips", self.sanity_clips, allow_zero=True)
@@ -175,6 +185,7 @@ class ExperimentConfig:
             "device",
             "noise_files",  # where the noises are; their contents are hashed below
             "batch_size",
+            "device_batch_size",
             "name",
             "sanity_clips",
             "sanity_methods",
@@ -216,6 +227,49 @@ class ExperimentConfig:
             noise_files={k: r(v) for k, v in self.noise_files.items()},
             methods=methods,
         )
+
+    def batch_size_for(self, device_type: str) -> int:
+        """The grid's ``batch_size`` on a device of type ``device_type`` (``cpu``, ``cuda``)."""
+        return int(self.device_batch_size.get(device_type, {}).get("batch_size", self.batch_size))
+
+    def method_options(self, method: str, device_type: str) -> dict[str, Any]:
+        """``methods[method]`` with its ``batch_size`` for ``device_type`` applied."""
+        options = dict(self.methods[method])
+        size = self.device_batch_size.get(device_type, {}).get(method)
+        if size is not None:
+            options["batch_size"] = int(size)
+        return options
+
+
+DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu")
+
+
+def _check_device_batch_size(value: Any, methods: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Validate ``device_batch_size``: device types, known keys, positive integers."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ParameterError(
+            f"device_batch_size must map device types to batch sizes, e.g. "
+            f"{{cuda: {{batch_size: 1024, lime: 500}}}}; got {value!r}"
+        )
+    out = {}
+    for device, sizes in value.items():
+        check_choice("device_batch_size: device type", device, DEVICE_TYPES)
+        if not isinstance(sizes, dict):
+            raise ParameterError(f"device_batch_size.{device} must be a mapping, got {sizes!r}")
+        for key, size in sizes.items():
+            if key != "batch_size" and key not in methods:
+                raise ParameterError(
+                    f"device_batch_size.{device}.{key}: not batch_size nor a method of the grid "
+                    f"({sorted(methods)})"
+                )
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ParameterError(
+                    f"device_batch_size.{device}.{key} must be an integer >= 1, got {size!r}"
+                )
+        out[str(device)] = {str(k): int(v) for k, v in sizes.items()}
+    return out
 
 
 def _check_renamed(key: str, where: str) -> None:

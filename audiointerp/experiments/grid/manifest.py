@@ -1,6 +1,7 @@
 """The run manifest: config, seed, versions, git commit, timings per stage, peak memory.
 
-A resumed run appends a session record, so ``total_wall_s`` covers every session that
+Every session that computes units (a resumed run, each shard) leaves its own record in the run
+folder's ``sessions/``; the merge gathers them, so ``total_wall_s`` covers every session that
 contributed units and ``peak_rss_mb`` is the largest any of them reached.
 """
 
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib.metadata
+import json
+import os
 import platform
 import resource
 import subprocess
@@ -19,6 +22,9 @@ import torch
 
 from audiointerp.config import to_dict
 from audiointerp.experiments.grid.store import MANIFEST, ResultStore, atomic_write_json
+from audiointerp.files import host_name
+
+SESSIONS = "sessions"
 
 PACKAGES = (
     "audiointerp",
@@ -79,6 +85,8 @@ def session_record(timer: Any, *, wall_s: float, **extra: Any) -> dict[str, Any]
     """One session's timings (seconds per stage), counts, peak memory and wall time."""
     return {
         "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "host": host_name(),
+        "pid": os.getpid(),
         "wall_s": round(wall_s, 3),
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "torch_threads": torch.get_num_threads(),
@@ -94,8 +102,6 @@ def manifest_path(store: ResultStore) -> Path:
 
 def read_manifest(path: str | Path) -> dict[str, Any] | None:
     """The manifest at ``path`` (a file or a results folder), or ``None`` if absent."""
-    import json
-
     path = Path(path)
     if path.is_dir():
         path = path / MANIFEST
@@ -104,19 +110,33 @@ def read_manifest(path: str | Path) -> dict[str, Any] | None:
     return json.loads(path.read_text())
 
 
-def write_manifest(
-    cfg: Any, store: ResultStore, *, session: dict[str, Any], **summary: Any
-) -> dict[str, Any]:
-    """Write (or extend, for a resumed run of the same grid) the manifest; return it.
+def write_session(store: ResultStore, record: dict[str, Any]) -> Path:
+    """Save one session's record in the run folder (one file per session, so shards running
+    at the same time never rewrite each other's history)."""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    path = store.run_dir / SESSIONS / f"{stamp}_{record['host']}_{record['pid']}.json"
+    atomic_write_json(record, path)
+    return path
 
-    Sessions are kept in a per-fingerprint file beside the units, so a resumed run adds to
-    the history of the grid it finishes and never inherits another grid's timings.
+
+def read_sessions(store: ResultStore) -> list[dict[str, Any]]:
+    """Every session record of the run, oldest first."""
+    out = []
+    for path in sorted((store.run_dir / SESSIONS).glob("*.json")):
+        try:
+            out.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue  # a record is history, not results: an unreadable one is skipped
+    return sorted(out, key=lambda s: s.get("finished", ""))
+
+
+def write_manifest(cfg: Any, store: ResultStore, **summary: Any) -> dict[str, Any]:
+    """Write the manifest of a merged grid into its run folder and the results root.
+
+    ``total_wall_s`` sums the wall time of every session (worker-seconds when shards ran in
+    parallel) and ``peak_rss_mb`` is the largest any session reached.
     """
-    history_file = store.units_dir.parent / "sessions.json"
-    history = read_manifest(history_file) or {"sessions": []}
-    history["sessions"].append(session)
-    atomic_write_json(history, history_file)
-    sessions = history["sessions"]
+    sessions = read_sessions(store)
     manifest = {
         "name": cfg.name,
         "fingerprint": store.fingerprint,
@@ -126,11 +146,11 @@ def write_manifest(
         "versions": package_versions(),
         "git_commit": git_commit(),
         "platform": platform.platform(),
-        "total_wall_s": round(sum(s["wall_s"] for s in sessions), 3),
-        "peak_rss_mb": max(s["peak_rss_mb"] for s in sessions),
+        "total_wall_s": round(sum(s.get("wall_s", 0.0) for s in sessions), 3),
+        "peak_rss_mb": max((s.get("peak_rss_mb", 0.0) for s in sessions), default=0.0),
         "sessions": sessions,
         **summary,
     }
-    atomic_write_json(manifest, store.units_dir.parent / MANIFEST)
+    atomic_write_json(manifest, store.run_dir / MANIFEST)
     atomic_write_json(manifest, manifest_path(store))
     return manifest

@@ -261,7 +261,11 @@ class ExperimentSession:
         """Every method of the config built for ``model`` (once, with its training context)."""
         if model not in self._methods:
             skipped = {m for (name, m) in self.skips() if name == model}
-            wanted = {m: o for m, o in self.cfg.methods.items() if m not in skipped}
+            wanted = {  # per-device batch sizes (config.device_batch_size) applied
+                m: self.cfg.method_options(m, self.device.type)
+                for m in self.cfg.methods
+                if m not in skipped
+            }
             with self.timer("prepare_methods"):
                 self._methods[model] = build_methods(wanted, self.context(model))
         return self._methods[model]

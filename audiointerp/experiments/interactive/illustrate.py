@@ -144,8 +144,12 @@ def _classifiers(models: Any, device: str | None) -> dict[str, Any]:
         models = {name: models}
     if not models:
         raise ParameterError("illustrate needs at least one model (a checkpoint path)")
-    return {
-        name: load_classifier(m, device=device) if isinstance(m, (str, Path)) else m
+    from audiointerp.files import check_path_name
+
+    return {  # each name is a folder under out_dir: it must not point outside it
+        check_path_name("model", name): (
+            load_classifier(m, device=device) if isinstance(m, (str, Path)) else m
+        )
         for name, m in models.items()
     }
 
