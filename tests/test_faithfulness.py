@@ -185,3 +185,32 @@ def test_core_rows_carry_curves_the_same_alone_as_in_a_batch(tmp_path_factory):
     assert rows["degenerate"].dtype == bool and (rows["mask_std"] >= 0).all()
     plain = explain_batch(alone, method, **kw).rows
     assert not any(c.startswith("deletion_") for c in plain.columns)  # skipped by default
+
+
+def test_curves_only_on_the_listed_conditions(tmp_path_factory, tmp_path):
+    """curve_conditions: listed conditions get curve columns, the others leave them empty
+    (the rest of the rows unchanged), and an unknown condition is refused by name."""
+    from experiment_fixtures import session_setup
+
+    from audiointerp.experiments.grid.config import load_experiment
+    from audiointerp.experiments.grid.runner import run_experiment
+
+    tiny = session_setup(tmp_path_factory)
+    extra = {"methods": {"saliency": {}}, "masks": ["minmax"], "models": {"mel": tiny.models["mel"]},
+             "curve_fills": ["floor"]}  # fmt: skip
+    some = run_experiment(
+        load_experiment(None, tiny.overrides(tmp_path / "a", **extra, curve_conditions=["clean"])),
+        progress=False,
+    ).table
+    every = run_experiment(load_experiment(None, tiny.overrides(tmp_path / "b", **extra)),
+                           progress=False).table  # fmt: skip
+    clean = some["condition"] == "clean"
+    assert some.loc[clean, "deletion_floor"].notna().all()
+    assert some.loc[~clean, "deletion_floor"].isna().all()
+    assert every["deletion_floor"].notna().all()
+    np.testing.assert_array_equal(
+        some.loc[clean, "deletion_floor"], every.loc[clean, "deletion_floor"]
+    )
+    np.testing.assert_array_equal(some["FF"], every["FF"])
+    with pytest.raises(ParameterError, match="curve_conditions"):
+        load_experiment(None, tiny.overrides(tmp_path / "c", **extra, curve_conditions=["room"]))

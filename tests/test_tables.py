@@ -413,6 +413,26 @@ def test_curves_are_tabulated_and_plotted(tmp_path):
     assert set(faith.metrics) >= {"deletion_floor", "insertion_road"}
 
 
+def test_curves_not_computed_for_a_condition_are_said_not_averaged(tmp_path):
+    from audiointerp import faithfulness as fa
+
+    df = fake_results(conditions=("clean", "white"), methods=("saliency", "gradcam"), n_clips=6)
+    cols = fa.column_names("floor", "deletion", 4)
+    clean = (df["condition"] == "clean").to_numpy()
+    for col, v in zip(cols, np.linspace(1, 0, 5), strict=True):
+        df[col] = np.where(clean, v, np.nan)  # curve_conditions: [clean]
+    df["deletion_floor"] = np.where(clean, fa.curve_auc(df[cols].fillna(0).to_numpy()), np.nan)
+    df.to_csv(tmp_path / "results.csv", index=False)
+    out = write_tables(tmp_path, tmp_path / "s", n_resamples=20, plots=False, progress=False)
+    curves = pd.read_csv(tmp_path / "s" / "tables" / "curves.csv")
+    assert set(curves["condition"]) == {"clean"}
+    cells = out.tables["faithfulness"].cells
+    white = cells[(cells["condition"] == "white") & (cells["metric"] == "deletion_floor")]
+    assert (white["n"] == 0).all() and white["mean"].isna().all() and not white["best"].any()
+    page = (tmp_path / "s" / "tables.html").read_text()
+    assert "curves were not computed for white" in page
+
+
 def test_notes_state_map_resolutions_and_the_cascade_is_plotted(tmp_path):
     import json
 
@@ -432,3 +452,47 @@ def test_notes_state_map_resolutions_and_the_cascade_is_plotted(tmp_path):
         "Effective map resolution on mel (freq x time): saliency: 64 x 313, lime: adaptive" in page
     )
     assert "sanity_cascade" in out.figures
+
+
+def test_heatmap_cells_are_the_per_method_means(tmp_path):
+    """Each heatmap panel shows the per-method table's means, methods x masks, in the order of
+    the edge labels (which name every panel's rows and columns)."""
+    from audiointerp.experiments.reporting import plots
+
+    fake_results(conditions=("clean",), models=("mel", "stft")).to_csv(
+        tmp_path / "results.csv", index=False
+    )
+    out = write_tables(tmp_path, tmp_path / "s", n_resamples=10, plots=False, progress=False)
+    table = out.tables["per_method"]
+    fig = plots.heatmaps(table, condition="clean", max_degenerate=0.05)
+    panels = [ax for ax in fig.axes if ax.get_title()]  # colour bars have no title
+    assert len(panels) == 2 * len(table.metrics)
+    first = panels[len(table.metrics)]  # stft, first metric: labelled on both edges
+    rows = [t.get_text() for t in first.get_yticklabels()]
+    cols = [t.get_text() for t in first.get_xticklabels()]
+    cells = table.cells[
+        (table.cells["model"] == "stft") & (table.cells["metric"] == table.metrics[0])
+    ]
+    want = cells.pivot(index="method", columns="mask", values="mean").loc[rows, cols].to_numpy()
+    shown = np.asarray(first.collections[0].get_array()).reshape(want.shape)
+    np.testing.assert_allclose(shown, want)
+    assert first.get_title() == f"stft: {plots._label(table.metrics[0])}"
+
+
+def test_the_runs_manifest_names_the_baselines(tmp_path):
+    """A run's manifest records its reference methods (config names, aliases included); the
+    tables read them there instead of asking the method classes."""
+    import json
+
+    fake_results(conditions=("clean",)).to_csv(tmp_path / "results.csv", index=False)
+    (tmp_path / "manifest.json").write_text(
+        json.dumps({"references": {"lime": "input", "gradcam": "ideal"}})
+    )
+    out = write_tables(tmp_path, tmp_path / "s", n_resamples=10, plots=False, progress=False)
+    table = out.tables["per_mask"]
+    assert table.baselines == ("lime",)  # an "ideal" reference is no baseline to beat
+    cells = table.cells
+    assert "p_vs_lime_holm" in cells.columns and "p_vs_energy" not in cells.columns
+    # gradcam is planted far better than lime: it beats the baseline where it is tested
+    grad = cells[(cells["method"] == "gradcam") & (cells["metric"] == "FF")]
+    assert grad["beats_lime"].all()

@@ -79,6 +79,9 @@ class ExperimentConfig:
         Deletion/insertion curves (``audiointerp.faithfulness``) with these fills of removed
         bins, ``floor`` and/or ``road``; ``[]`` skips them (77 model evaluations per clip
         and method with both).
+    curve_conditions : tuple of str or None
+        Conditions the curves are computed on (``None``: every condition); rows of the other
+        conditions leave the curve columns empty (the tables say "not computed").
     save_attributions : bool
         Save raw attributions per batch (float16 ``.npz``, git-ignored).
     sanity_clips : int
@@ -117,6 +120,7 @@ class ExperimentConfig:
     noises_dir: str = "noises"
     resynth_route: str = "phase"
     curve_fills: tuple[str, ...] = field(default=("floor", "road"), metadata={ALLOW_EMPTY: True})
+    curve_conditions: tuple[str, ...] | None = None
     save_attributions: bool = True
     sanity_clips: int = 0
     sanity_methods: tuple[str, ...] | None = field(default=None, metadata={ALLOW_EMPTY: True})
@@ -170,8 +174,18 @@ class ExperimentConfig:
         self.curve_fills = tuple(self.curve_fills or ())
         for fill in self.curve_fills:
             check_choice("curve_fills", fill, ("floor", "road"))
+        if self.curve_conditions is not None:
+            if isinstance(self.curve_conditions, str):
+                self.curve_conditions = (self.curve_conditions,)
+            self.curve_conditions = tuple(self.curve_conditions)
+            for cond in self.curve_conditions:
+                check_choice("curve_conditions", cond, self.conditions)
         if not 0.0 < self.paper_alpha <= 1.0:
             raise ParameterError(f"paper_alpha must be in (0, 1], got {self.paper_alpha}")
+
+    def curves_on(self, condition: str) -> bool:
+        """Whether the deletion/insertion curves are computed for ``condition``'s rows."""
+        return self.curve_conditions is None or condition in self.curve_conditions
 
     def fingerprint(self, contents: dict[str, Any] | None = None) -> str:
         """Hash of everything that changes the rows: the fields (not ``output``, ``device``,

@@ -230,7 +230,7 @@ def _compute(
                 seed=cfg.seed,
                 batch_size=batch_size,
                 resynth_route=session.resynth_route(model),
-                curve_fills=cfg.curve_fills,
+                curve_fills=cfg.curve_fills if cfg.curves_on(condition) else (),
                 timer=timer,
             )
             rows = result.rows

@@ -31,11 +31,13 @@ __all__ = ["accuracy_bars", "cascade", "condition_bars", "curves", "heatmaps", "
 
 def _figure(n_rows: int, n_cols: int, *, width: float, height: float):
     import seaborn as sns
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     sns.set_theme(style="whitegrid", context="paper")
     # fixed margins: constrained layout measured every tick label and took most of the time
     fig = Figure(figsize=(width * n_cols, height * n_rows + 0.5))
+    FigureCanvasAgg(fig)  # a canvas that keeps its renderer: text extents without a redraw each
     fig.subplots_adjust(left=0.6 / (width * n_cols), right=0.98, bottom=0.9 / (height * n_rows),
                         top=1 - 0.6 / (height * n_rows + 0.5), wspace=0.45, hspace=0.6)  # fmt: skip
     axes = np.atleast_2d(fig.subplots(n_rows, n_cols, squeeze=False))
@@ -54,34 +56,53 @@ def _label(metric: str) -> str:
     return header(metric)
 
 
+def _heatmap(fig: Figure, ax, grid: pd.DataFrame, cmap: str, *, x_labels: bool = True,
+             y_labels: bool = True) -> None:  # fmt: skip
+    """A labelled heatmap with its colour bar, first row on top (as ``seaborn.heatmap``).
+
+    Own code: ``seaborn.heatmap`` redraws the whole figure on every call to test its tick
+    labels for overlap, quadratic in the number of panels (most of the tables step's time).
+    """
+    mesh = ax.pcolormesh(np.ma.masked_invalid(grid.to_numpy(dtype=float)), cmap=cmap,
+                         rasterized=True)  # fmt: skip
+    n_rows, n_cols = grid.shape
+    ax.set_xticks(np.arange(n_cols) + 0.5, [str(c) for c in grid.columns], rotation=90)
+    ax.set_yticks(np.arange(n_rows) + 0.5, [str(r) for r in grid.index])
+    ax.tick_params(labelbottom=x_labels, labelleft=y_labels)  # hidden labels are not drawn
+    ax.set_xlim(0, n_cols)
+    ax.set_ylim(n_rows, 0)
+    ax.grid(False)
+    fig.colorbar(mesh, ax=ax)
+
+
 def heatmaps(table: MetricTable, *, condition: str, max_degenerate: float) -> Figure | None:
     """Method x mask heatmap of each metric (rows: models), for one condition."""
-    import seaborn as sns
-
     cells = table.cells[table.cells["condition"].astype(str) == condition]
     if cells.empty:
         return None
     models = [str(m) for m in cells["model"].cat.categories if (cells["model"] == m).any()]
+    # one method x mask layout for every panel, so the labels on the edges name every panel's
+    methods = [str(m) for m in cells["method"].cat.categories if (cells["method"] == m).any()]
+    masks = [str(m) for m in cells["mask"].cat.categories if (cells["mask"] == m).any()]
     metrics = list(table.metrics)
     fig, axes = _figure(len(models), len(metrics), width=3.2, height=2.6)
+    keyed = cells.assign(method=cells["method"].astype(str), mask=cells["mask"].astype(str))
     for i, model in enumerate(models):
-        part = cells[cells["model"].astype(str) == model]
+        part = keyed[keyed["model"].astype(str) == model]
         for j, metric in enumerate(metrics):
             ax = axes[i, j]
             m = part[part["metric"] == metric]
-            grid = m.pivot_table(
-                index="method", columns="mask", values="mean", observed=True, sort=True
-            )
+            grid = m.set_index(["method", "mask"])["mean"].unstack()
+            grid = grid.reindex(index=methods, columns=masks)
             cmap = "viridis" if _higher(metric) else "viridis_r"  # better is always yellow
-            sns.heatmap(grid, ax=ax, cmap=cmap, cbar=True, square=False, rasterized=True,
-                        xticklabels=True, yticklabels=True)  # fmt: skip
+            _heatmap(fig, ax, grid, cmap, x_labels=i == len(models) - 1, y_labels=j == 0)
             bad = m[m["degenerate"] > max_degenerate]
             rows, cols = list(grid.index.astype(str)), list(grid.columns.astype(str))
             for r, c in zip(bad["method"].astype(str), bad["mask"].astype(str), strict=True):
                 if r in rows and c in cols:
                     ax.text(cols.index(c) + 0.5, rows.index(r) + 0.5, "×", ha="center",
                             va="center", color="red", fontsize=9)  # fmt: skip
-            ax.set_title(f"{model}: {_label(metric)}", fontsize=8)
+            ax.set_title(f"{model}: {_label(metric)}", fontsize=8, y=1.0)
             ax.set_xlabel("")
             ax.set_ylabel("")
             ax.tick_params(labelsize=6)
@@ -99,11 +120,17 @@ def _title(fig: Figure, text: str, **_: object) -> None:
 
 
 def _legend(fig: Figure, axes: np.ndarray) -> None:
-    """One legend for the figure, above the panels (inside an axis it hides bars)."""
+    """One legend for the figure, under its title and above the panels (inside an axis it
+    hides bars); as many rows as the figure's width needs, the panels moved down to make room."""
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="upper right", ncol=min(len(labels), 8), fontsize=7,
-                   frameon=False, bbox_to_anchor=(0.99, 1.0))  # fmt: skip
+    if not handles:
+        return
+    width, height = fig.get_size_inches()
+    ncol = max(1, min(len(labels), int(width / 1.3)))
+    rows = -(-len(labels) // ncol)
+    fig.legend(handles, labels, loc="upper right", ncol=ncol, fontsize=7, frameon=False,
+               bbox_to_anchor=(0.99, 1 - 0.25 / height))  # fmt: skip
+    fig.subplots_adjust(top=1 - (0.55 + 0.16 * rows) / height)
 
 
 def _higher(metric: str) -> bool:
@@ -116,18 +143,19 @@ def _bars(ax, cells: pd.DataFrame, x: str, hue: str, colors: dict) -> None:
     xs = [str(v) for v in cells[x].cat.categories if (cells[x] == v).any()]
     hues = [str(v) for v in cells[hue].cat.categories if (cells[hue] == v).any()]
     width = 0.8 / max(len(hues), 1)
+    # one hue x x table per statistic, not a frame filter per bar
+    keyed = cells.assign(**{x: cells[x].astype(str), hue: cells[hue].astype(str)})
+    keyed = keyed.drop_duplicates([hue, x])
+    table = {
+        c: keyed.pivot(index=hue, columns=x, values=c)
+        .reindex(index=hues, columns=xs)
+        .to_numpy(float)
+        for c in ("mean", "low", "high")
+    }
     for k, h in enumerate(hues):
-        part = cells[cells[hue].astype(str) == h]
-        pos, mean, low, high = [], [], [], []
-        for i, v in enumerate(xs):
-            row = part[part[x].astype(str) == v]
-            if row.empty or not np.isfinite(row["mean"].iloc[0]):
-                continue
-            pos.append(i - 0.4 + width * (k + 0.5))
-            mean.append(row["mean"].iloc[0])
-            low.append(row["low"].iloc[0])
-            high.append(row["high"].iloc[0])
-        mean, low, high = map(np.asarray, (mean, low, high))
+        at = np.flatnonzero(np.isfinite(table["mean"][k]))
+        pos = at - 0.4 + width * (k + 0.5)
+        mean, low, high = (table[c][k, at] for c in ("mean", "low", "high"))
         ax.bar(pos, mean, width=width, color=colors[h], label=h)
         err = np.clip([mean - low, high - mean], 0.0, None)  # rounding at constant samples
         ax.errorbar(pos, mean, yerr=err, fmt="none", ecolor="black",
@@ -149,7 +177,7 @@ def condition_bars(summary: MetricTable) -> Figure | None:
         for j, metric in enumerate(summary.metrics):
             part = cells[(cells["model"].astype(str) == model) & (cells["metric"] == metric)]
             _bars(axes[i, j], part, "condition", "method", colors)
-            axes[i, j].set_title(f"{model}: {_label(metric)}", fontsize=8)
+            axes[i, j].set_title(f"{model}: {_label(metric)}", fontsize=8, y=1.0)
     _legend(fig, axes)
     _title(fig, "Summary per condition (each method at its chosen mask), 95 % intervals",
                  fontsize=9)  # fmt: skip

@@ -122,10 +122,13 @@ def curve_table(df: pd.DataFrame, *, n_resamples: int = 1000, seed: int = 0) -> 
     for name in curves:
         cols = [p for p in points if p.startswith(f"{name}_k")]
         ks = np.array([int(c.rsplit("_k", 1)[1]) / 100 for c in cols])
+        done = [
+            (key, g) for key, g in groups if g[cols].notna().to_numpy().any()
+        ]  # curve_conditions
         cis = bootstrap_means(
-            [g[cols].to_numpy(float) for _, g in groups], n_resamples=n_resamples, seed=seed
+            [g[cols].to_numpy(float) for _, g in done], n_resamples=n_resamples, seed=seed
         )
-        for (key, _), ci in zip(groups, cis, strict=True):
+        for (key, _), ci in zip(done, cis, strict=True):
             for j, k in enumerate(ks):
                 rows.append((*key, name, k, ci.mean[j], ci.low[j], ci.high[j]))
     out = pd.DataFrame(
@@ -155,6 +158,15 @@ def _notes(df: pd.DataFrame, manifest: dict | None, alpha: float, test: str) -> 
             f"Grids: rows of {len(grids)} runs {grids} whose configs differ only in models, "
             "conditions or methods."
         )
+    curves = [c for c in CURVE_METRICS if c in df.columns]
+    if curves:
+        done = df[curves].notna().any(axis=1).groupby(df["condition"], observed=True).any()
+        skipped = [str(c) for c, computed in done.items() if not computed]
+        if skipped:
+            notes.append(
+                f"Deletion/insertion curves were not computed for {', '.join(skipped)} "
+                "(the run's curve_conditions): '– (n=0)' in those cells."
+            )
     resolution = (manifest or {}).get("resolution") or {}
     for model, per_method in resolution.items():
         parts = [
@@ -258,6 +270,13 @@ def write_tables(
         for col, keep in (("model", models), ("method", methods)):
             if keep and col in sanity.columns:
                 sanity = sanity[sanity[col].astype(str).isin(list(keep))]
+    references = (manifest or {}).get("references")
+    if baselines is None and isinstance(references, dict):
+        # the run's own record: no method module (captum, shap ...) imported to ask the classes
+        from audiointerp.experiments.reporting.tables import BASELINE_KINDS
+
+        present = [str(m) for m in df["method"].unique()]  # the order baseline_methods gives
+        baselines = tuple(m for m in present if references.get(m) in BASELINE_KINDS)
     steps("read results")
     options = dict(
         n_resamples=n_resamples,

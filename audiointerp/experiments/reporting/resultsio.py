@@ -224,7 +224,8 @@ def load_results(path: str | Path, *, grid: str | None = None) -> pd.DataFrame:
                     .astype(str)
                     .itertuples(index=False, name=None)
                 )
-                df["grid"] = [blocks.get(k, "") for k in keys]
+                grid_col = pd.Series([blocks.get(k, "") for k in keys], index=df.index, name="grid")
+                df = pd.concat([df, grid_col], axis=1)  # one block: wide tables are fragmented
         return prepare_results(df, where=str(root / COMBINED_TABLE), grid=grid, configs=configs)
     frames = []
     for csv in sorted(root.glob("*/*_*/csvs/*.csv")):

@@ -282,18 +282,15 @@ def metric_table(
     raw = paired_tests([d for _, _, d in tests], method=test, seed=seed)
     adjusted = holm(raw)  # one family per table: every claim the table prints
     cells["eligible"], cells["best"], cells["worst"] = eligible, best, worst
-    for col in ("p_value", "p_holm"):
-        cells[col] = np.nan
-    for b in baselines:
-        cells[f"p_vs_{b}"] = np.nan
-        cells[f"p_vs_{b}_holm"] = np.nan
-    for (i, kind, _), p, q in zip(tests, raw, adjusted, strict=True):
-        if kind == "runner-up":
-            cells.iat[i, cells.columns.get_loc("p_value")] = p
-            cells.iat[i, cells.columns.get_loc("p_holm")] = q
-        else:
-            cells.iat[i, cells.columns.get_loc(f"p_vs_{kind}")] = p
-            cells.iat[i, cells.columns.get_loc(f"p_vs_{kind}_holm")] = q
+    kinds = ["runner-up", *baselines]
+    columns = {"runner-up": ("p_value", "p_holm")} | {
+        b: (f"p_vs_{b}", f"p_vs_{b}_holm") for b in baselines
+    }
+    pvals = {k: (np.full(len(cells), np.nan), np.full(len(cells), np.nan)) for k in kinds}
+    for (i, kind, _), p, q in zip(tests, raw, adjusted, strict=True):  # numpy, not .iat per cell
+        pvals[kind][0][i], pvals[kind][1][i] = p, q
+    for kind in kinds:
+        cells[columns[kind][0]], cells[columns[kind][1]] = pvals[kind]
     cells["significant"] = cells["p_holm"].to_numpy() < alpha
     for b in baselines:
         cells[f"beats_{b}"] = cells[f"p_vs_{b}_holm"].to_numpy() < alpha
