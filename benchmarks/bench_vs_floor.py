@@ -4,7 +4,8 @@ The pipeline of one method on a batch of clips is what the grid runs for it:
 :func:`~audiointerp.experiments.core.prepare_batch` (analysis, prediction, ideal mask, SI-SDR of
 the mix) and :func:`~audiointerp.experiments.core.explain_batch` (attribution, the masks, the
 masked-in/out passes, resynthesis and SI-SDR, deletion/insertion curves, every metric), with the
-demo config's options (``configs/experiment_default.yaml``).
+demo config's options (``configs/experiment_default.yaml``) on clean clips: the deletion/insertion
+curves run where the config computes them on the clean condition (``curve_conditions``).
 
 The floor of a method is its model evaluations, counted by a hook on the model (every input row
 of every forward pass: rows with autograd on count as forward+backward), times the fastest
@@ -172,7 +173,7 @@ def bench_model(
             seed=cfg.seed,
             batch_size=cfg.batch_size,
             resynth_route=cfg.resynth_route,
-            curve_fills=cfg.curve_fills if curves else (),
+            curve_fills=cfg.curve_fills if curves and cfg.curves_on("clean") else (),
         )
 
     for name in methods:
