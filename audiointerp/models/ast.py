@@ -78,7 +78,7 @@ class AstConfig(ModelConfig):
     """
 
     arch: str = "ast"
-    patch: tuple[int, int] = (8, 16)
+    patch: tuple[int, int] | int = (8, 16)  # an int: square patches
     dim: int = 64
     depth: int = 4
     heads: int = 4
