@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "info": "info",
     "resynth": "resynth",
     "train": "train",
+    "fit": "fit",
     "evaluate": "evaluate",
     "interpret": "interpret",
     "run": "run",

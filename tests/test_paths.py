@@ -29,6 +29,9 @@ def test_configs_resolve_their_own_paths_from_notebooks(monkeypatch):
     cfg = load_experiment(repo_path("configs/experiment_default.yaml")).resolve_paths(repo_path)
     assert cfg.models["mel"] == str(ROOT / "weights/default_mel.pt")
     assert Path(cfg.models["mel"]).is_file()
+    # a learned method's list of checkpoints (one per classifier) resolves file by file
+    checkpoints = cfg.methods["lmac"]["checkpoint"]
+    assert checkpoints == [str(ROOT / f"weights/lmac_default_{m}.pt") for m in ("mel", "stft")]
     assert (cfg.data.root, cfg.noises_dir, cfg.output) == tuple(
         str(ROOT / p) for p in ("data/synth", "noises", "results")
     )

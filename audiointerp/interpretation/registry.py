@@ -37,6 +37,11 @@ _REGISTRY: dict[str, str | type[AttributionMethod]] = {
     "amt": "attention:Amt",
     "rollout": "attention:Rollout",
     "grad_attention": "attention:GradAttention",
+    "lmac": "audiointerp.interpretation.learned.lmac:Lmac",
+    "lmac_ft": "audiointerp.interpretation.learned.lmac:LmacFt",
+    "l2i": "audiointerp.interpretation.learned.l2i:L2i",
+    "piq": "audiointerp.interpretation.learned.piq:Piq",
+    "nmf": "audiointerp.interpretation.learned.nmf:NmfBaseline",
 }
 
 #: The option of a config entry that names the registered method it runs (an alias:

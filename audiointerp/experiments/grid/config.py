@@ -226,6 +226,8 @@ class ExperimentConfig:
         from audiointerp.interpretation import resolve_method
 
         def r(value: Any) -> Any:
+            if isinstance(value, (list, tuple)):  # one file per classifier (learned methods)
+                return [r(v) for v in value]
             return value if value is None or value == "" else str(resolve(value))
 
         methods = {}
@@ -306,10 +308,16 @@ def content_digests(cfg: ExperimentConfig) -> dict[str, Any]:
         # a path may be a folder (a Hugging Face model directory): hash all of its files
         return sha256_path(path) if path is not None and Path(path).exists() else None
 
+    def digests(value: Any) -> str | list[str | None] | None:
+        # A file option may name several files (one interpreter per classifier).
+        if isinstance(value, (list, tuple)):
+            return [digest(v) for v in value]
+        return digest(value)
+
     methods = {}
     for name, options in cfg.methods.items():
         cls, opts = resolve_method(name, options)
-        files = {k: digest(opts[k]) for k in cls.file_options if k in opts}
+        files = {k: digests(opts[k]) for k in cls.file_options if k in opts}
         if files:
             methods[name] = files
     noises = {}
