@@ -140,12 +140,16 @@ def linear_fill(
         inv = 1.0 / (12.0 * _neighbour_sum(torch.ones_like(x[:1])))
         pad = F.pad(est, (1, 1, 1, 1))  # one zero-padded buffer, updated in place
         inner = pad[..., 1:-1, 1:-1]
+        # the sweeps' temporaries allocated once: the same operations in the same order (the
+        # same bits), without allocating the whole stack three times per sweep
+        rows = torch.empty_like(pad[..., 1:-1, :])
+        total = torch.empty_like(inner)
         for _ in range(int(sweeps)):
-            rows = pad[..., :-2, :] + pad[..., 2:, :]
+            torch.add(pad[..., :-2, :], pad[..., 2:, :], out=rows)
             rows.add_(pad[..., 1:-1, :], alpha=2.0)
-            total = rows[..., :-2] + rows[..., 2:]
+            torch.add(rows[..., :-2], rows[..., 2:], out=total)
             total.add_(rows[..., 1:-1], alpha=2.0).sub_(inner, alpha=4.0).mul_(inv)
-            inner.copy_(torch.where(removed, total, inner))
+            torch.where(removed, total, inner, out=inner)
         est = inner.contiguous()
     return est
 

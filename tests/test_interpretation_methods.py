@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -337,3 +339,33 @@ def test_bad_inputs_raise_parameter_errors(cnn, x):
             get_method("saliency").attribute(cnn, x)
     finally:
         cnn.eval()
+
+
+@pytest.mark.parametrize("explainer", ["deep", "gradient"])
+def test_shap_builds_its_explainer_once_and_values_do_not_depend_on_it(
+    explainer, cnn, x, monkeypatch
+):
+    import shap
+
+    cls_name = "DeepExplainer" if explainer == "deep" else "GradientExplainer"
+    built = []
+    original = getattr(shap, cls_name)
+
+    def counting(*args, **kwargs):
+        built.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(shap, cls_name, counting)
+    background = x[:2] * 0.5
+    opts = {"background": background, "explainer": explainer, "n_samples": 4}
+    reused = get_method("shap", **opts)
+    first = [reused.attribute(cnn, x[i : i + 1], 1) for i in range(x.shape[0])]
+    again = reused.attribute(cnn, x[-1:], 1)
+    assert len(built) == 1  # one explainer for the model, class and background
+    for i in range(x.shape[0]):  # a fresh explainer per clip gives the same bits
+        assert torch.equal(first[i], get_method("shap", **opts).attribute(cnn, x[i : i + 1], 1))
+    assert torch.equal(again, first[-1])
+    other = copy.deepcopy(cnn)  # another model gets its own explainer
+    with torch.no_grad():
+        next(other.parameters()).mul_(2.0)
+    assert not torch.equal(reused.attribute(other, x[:1], 1), first[0])

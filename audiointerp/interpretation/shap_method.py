@@ -22,6 +22,7 @@ explainer that ran (``Explanation.info["explainer"]``, the ``explainer`` column)
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -140,7 +141,10 @@ class Shap(AttributionMethod):
     Notes
     -----
     Lundberg & Lee, "A unified approach to interpreting model predictions", NeurIPS 2017.
-    DeepExplainer costs ``2 N`` forward+backward evaluations per clip.
+    DeepExplainer costs ``2 N`` forward+backward evaluations per clip. The shap explainer of a
+    (model, class, background) is built once and reused for every clip (building it runs the
+    model over the background); the values do not depend on it, since neither explainer keeps
+    state between calls that reaches them (the gradient explainer is reseeded per call).
     """
 
     name = "shap"
@@ -189,6 +193,41 @@ class Shap(AttributionMethod):
         self.base = float(base)
         self.seed = int(seed)
         self.abs = bool(abs)
+        # explainers of the last model explained, by (explainer, class, background key); one
+        # model at a time, so only the last of many (sanity-check copies) is kept alive
+        self._model_ref: weakref.ref[nn.Module] | None = None
+        self._explainers: dict[tuple[Any, ...], Any] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_model_ref"], state["_explainers"] = None, {}  # rebuilt on first use
+        return state
+
+    def _explainer(self, model: nn.Module, cls: int, background: torch.Tensor) -> tuple[str, Any]:
+        """The (cached) shap explainer of ``model``'s logit ``cls`` against ``background``."""
+        import shap
+
+        kind = explainer_for(self.explainer, model)
+        if self._model_ref is None or self._model_ref() is not model:
+            self._model_ref, self._explainers = weakref.ref(model), {}
+        key = (
+            kind,
+            cls,
+            id(self.background),
+            tuple(background.shape),
+            background.dtype,
+            str(background.device),
+            self.batch_size,
+        )
+        if key not in self._explainers:
+            wrapped = _ClassOutput(model, cls)
+            if kind == "deep":
+                self._explainers[key] = shap.DeepExplainer(wrapped, background)
+            else:
+                self._explainers[key] = shap.GradientExplainer(
+                    wrapped, background, batch_size=self.batch_size
+                )
+        return kind, self._explainers[key]
 
     def _background(self, features: torch.Tensor) -> torch.Tensor:
         if self.background is None:
@@ -203,13 +242,10 @@ class Shap(AttributionMethod):
     def _explain_class(
         self, model: nn.Module, x: torch.Tensor, cls: int, background: torch.Tensor
     ) -> np.ndarray:
-        import shap
-
-        wrapped = _ClassOutput(model, cls)
-        if explainer_for(self.explainer, model) == "deep":
-            values = shap.DeepExplainer(wrapped, background).shap_values(x, check_additivity=False)
+        kind, explainer = self._explainer(model, cls, background)
+        if kind == "deep":
+            values = explainer.shap_values(x, check_additivity=False)
         else:
-            explainer = shap.GradientExplainer(wrapped, background, batch_size=self.batch_size)
             # one call per clip with the same seed: a clip's draws do not depend on its batch
             values = np.concatenate(
                 [

@@ -16,7 +16,8 @@ everywhere:
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ from audiointerp.interpretation.masks import (
     apply_mask,
     make_masks,
 )
+from audiointerp.runtime import memory_batch_size, pass_working_set, tune_allocator
 from audiointerp.validation import check_choice
 
 # Most clips x masks resynthesized in one call (bounds the tiled STFT's memory).
@@ -220,7 +222,13 @@ def explain_batch(
     timer = timer or StageTimer()
     name = method_name or method.name
     names = mask_names_for(method, masks)
-    with timer(f"attribute_{name}"):
+    # passes no larger than the allocator keeps in the heap (a cap that depends on the model
+    # and the input shape only, never on the batch); thresholds raised to fit them
+    example = batch.features[:1]
+    batch_size = memory_batch_size(model, example, batch_size)
+    method_rows = memory_batch_size(model, example, method.batch_size)
+    tune_allocator(pass_working_set(model, example, max(batch_size, method_rows)))
+    with timer(f"attribute_{name}"), _rows_per_pass(method, method_rows):
         explained = batch.prediction if target is None else target.to(batch.prediction)
         ex = attribute_clips(
             name,
@@ -302,6 +310,17 @@ def explain_batch(
         info=dict(ex.info),
         audio=sound if audio else None,
     )
+
+
+@contextmanager
+def _rows_per_pass(method: AttributionMethod, rows: int) -> Iterator[None]:
+    """``method.batch_size`` set to ``rows`` for the duration (restored after)."""
+    kept = method.batch_size
+    method.batch_size = rows
+    try:
+        yield
+    finally:
+        method.batch_size = kept
 
 
 def _resynthesize(
