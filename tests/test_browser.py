@@ -172,7 +172,10 @@ def test_explorer_in_the_browser_loads_a_clip_and_computes(browser, served, tmp_
         "() => { const i = document.querySelector('.audiointerp-result-image');"
         " return i && i.offsetParent !== null && i.complete && i.naturalWidth > 0; }"
     )
-    assert "done" in page.locator(".audiointerp-status").inner_text()
+    # The status line is a separate widget message: it may arrive just after the image.
+    page.wait_for_function(
+        "() => (document.querySelector('.audiointerp-status') || {}).innerText?.includes('done')"
+    )
     assert _shown_image_ok(page, ".audiointerp-clip-image")
     players = [".audiointerp-original-audio"] + [
         f".audiointerp-audio-{k}" for k in ("in", "out", "slice")
