@@ -62,24 +62,16 @@ def check_numeric(
         raw = df[col]
         if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
             values = raw.astype(float)
-            inf = np.isinf(values.to_numpy())
-            if inf.any():
+        else:
+            values = pd.to_numeric(raw, errors="coerce").astype(float)
+            blank = raw.isna().to_numpy() | raw.astype(str).str.strip().isin(["", "nan", "NaN"])
+            text = values.isna().to_numpy() & ~blank
+            if text.any():
                 raise DatasetError(
-                    f"{where}: column {col!r} has {int(inf.sum())} infinite value(s), which no "
-                    f"mean or interval can hold, e.g.\n{_examples(df, inf, col, keys)}\n"
-                    "recompute those units (a metric should never be infinite) or drop the rows"
+                    f"{where}: column {col!r} must be numeric, but {int(text.sum())} row(s) hold "
+                    f"text, e.g.\n{_examples(df, text, col, keys)}\n"
+                    "fix or remove those rows (or rerun the units that wrote them)"
                 )
-            out[col] = values
-            continue
-        values = pd.to_numeric(raw, errors="coerce").astype(float)
-        blank = raw.isna().to_numpy() | raw.astype(str).str.strip().isin(["", "nan", "NaN"])
-        text = values.isna().to_numpy() & ~blank
-        if text.any():
-            raise DatasetError(
-                f"{where}: column {col!r} must be numeric, but {int(text.sum())} row(s) hold "
-                f"text, e.g.\n{_examples(df, text, col, keys)}\n"
-                "fix or remove those rows (or rerun the units that wrote them)"
-            )
         inf = np.isinf(values.to_numpy())
         if inf.any():
             raise DatasetError(
