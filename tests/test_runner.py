@@ -281,3 +281,30 @@ def test_reference_methods_aliases_and_resolutions_in_the_grid(tiny, tmp_path):
     assert mel["gradcam"][0] < mel["saliency"][0] and mel["gradcam"][1] < mel["saliency"][1]
     assert res.manifest["methods"]["mel"]["methods"]["saliency_abs"]["abs"] is True
     assert res.manifest["references"] == {"random": "chance", "energy": "input", "oracle": "ideal"}
+
+
+def test_sanity_of_another_grid_is_recomputed_not_read_back(tmp_path):
+    """A sanity.csv written for another key (other grid, weights or methods, or a committed
+    summary without a key) is recomputed; the same key reads it back."""
+    from audiointerp.experiments.grid.sanity import run_sanity, sanity_done, sanity_path
+    from audiointerp.interpretation import get_method
+    from audiointerp.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("cnn6", num_classes=3, num_bins=16, width=0.125).eval()
+    x = torch.randn(4, 1, 16, 24, generator=torch.Generator().manual_seed(0)) * 10 - 50
+    stale = pd.DataFrame([{"model": "m", "method": "shap", "n_clips": 2, "status": "pass"}])
+    sanity_path(tmp_path, "m").parent.mkdir(parents=True)
+    stale.to_csv(sanity_path(tmp_path, "m"), index=False)
+    assert sanity_done(tmp_path, "m", None) and not sanity_done(tmp_path, "m", "grid-a")
+    df = run_sanity(
+        "m", model, x, {"saliency": get_method("saliency")}, output=tmp_path, key="grid-a"
+    )
+    assert df["method"].tolist() == ["saliency"] and (df["n_clips"] == 4).all()
+    assert sanity_done(tmp_path, "m", "grid-a") and not sanity_done(tmp_path, "m", "grid-b")
+    again = run_sanity("m", model, x, {}, output=tmp_path, key="grid-a")  # read back
+    assert again["method"].tolist() == ["saliency"]
+    other = run_sanity(
+        "m", model, x, {"energy": get_method("energy")}, output=tmp_path, key="grid-b"
+    )
+    assert other["method"].tolist() == ["energy"]

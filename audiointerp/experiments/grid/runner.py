@@ -145,31 +145,37 @@ def _check_layout(store: ResultStore, shard: ShardSpec) -> None:
             )
 
 
-def _sanity(cfg: ExperimentConfig, session: ExperimentSession) -> None:
-    from audiointerp.experiments.grid.sanity import run_sanity, sanity_path
+def _sanity(cfg: ExperimentConfig, session: ExperimentSession, fingerprint: str) -> None:
+    from audiointerp.experiments.grid.sanity import run_sanity, sanity_done
 
     if cfg.sanity_methods == ():  # an empty list asks for no method to be checked
         return
     for model_name, clf in session.classifiers.items():
-        if sanity_path(cfg.output_dir, model_name).is_file():
+        methods = session.methods(model_name)
+        # None: every method; an empty list: none (not "every", as `or` would make it).
+        # Methods the model cannot run (e.g. attention methods on a CNN) were left out.
+        names = tuple(cfg.methods) if cfg.sanity_methods is None else cfg.sanity_methods
+        names = tuple(n for n in names if n in methods)
+        # The fingerprint covers weights, methods and data (not the sanity settings, so rows
+        # resume): with them it names the check, and a check of another grid in this folder
+        # (or a committed summary) is recomputed, never read back as this one.
+        key = f"{fingerprint}/{model_name}/{cfg.sanity_clips}/{','.join(names)}"
+        if sanity_done(cfg.output_dir, model_name, key):
             continue
         test, chosen = session.dataset(model_name)
         waves, _, ids = test.load_batch(chosen[: cfg.sanity_clips])
         with torch.inference_mode():
             feats = clf.frontend.features(torch.from_numpy(waves).to(session.device))
         feats = feats.clone()  # a normal tensor: gradient methods need requires_grad
-        methods = session.methods(model_name)
-        # None: every method; an empty list: none (not "every", as `or` would make it).
-        # Methods the model cannot run (e.g. attention methods on a CNN) were left out.
-        names = tuple(cfg.methods) if cfg.sanity_methods is None else cfg.sanity_methods
         run_sanity(
             model_name,
             clf.model,
             feats,
-            {n: methods[n] for n in names if n in methods},
+            {n: methods[n] for n in names},
             output=cfg.output_dir,
             ids=list(ids),
             seed=cfg.seed,
+            key=key,
         )
 
 
@@ -324,7 +330,7 @@ def run_experiment(
             computed = _compute(cfg, session, store, todo, shard=shard, timer=timer, bar=bar)
         if cfg.sanity_clips > 0 and shard.index == 0:
             with timer("sanity"):
-                _sanity(cfg, session)
+                _sanity(cfg, session, store.fingerprint)
         record = manifest_mod.session_record(
             timer,
             wall_s=time.perf_counter() - wall0,

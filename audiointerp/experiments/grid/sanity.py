@@ -3,7 +3,7 @@
 For each model, ``sanity_clips`` clean test clips (at least 20 for intervals worth reading)
 are attributed with the trained model and with copies whose layers are randomized top-down
 (:mod:`audiointerp.interpretation.sanity`), each clip seeded as in the grid. Three files per
-model under ``<output>/<model>/``, written atomically and skipped when ``sanity.csv`` exists:
+model under ``<output>/<model>/``, written atomically and skipped when ``sanity.csv`` exists for the same grid (``sanity.key``):
 
 ``sanity.csv`` (one row per method; what the tables show)
     ``model``, ``method``, ``n_clips``, ``n_layers``; ``rho_top`` (mean ``|rho|`` over clips
@@ -33,6 +33,7 @@ import pandas as pd
 import torch
 
 from audiointerp.experiments.grid.store import atomic_write_csv, read_csv
+from audiointerp.files import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,24 @@ def plot_path(output: str | Path, model_name: str) -> Path:
     return Path(output) / model_name / "sanity.png"
 
 
+def key_path(output: str | Path, model_name: str) -> Path:
+    return Path(output) / model_name / "sanity.key"
+
+
+def sanity_done(output: str | Path, model_name: str, key: str | None) -> bool:
+    """Whether ``sanity.csv`` exists and was written for ``key`` (any key when ``None``).
+
+    A results folder can hold a check of another grid (other weights, methods or clips, or a
+    committed summary): it is recomputed then, never read back as this grid's.
+    """
+    if not sanity_path(output, model_name).is_file():
+        return False
+    if key is None:
+        return True
+    kp = key_path(output, model_name)
+    return kp.is_file() and kp.read_text(encoding="utf-8").strip() == key
+
+
 def run_sanity(
     model_name: str,
     model: torch.nn.Module,
@@ -87,6 +106,7 @@ def run_sanity(
     output: str | Path,
     ids: Sequence[str] | None = None,
     seed: int = 0,
+    key: str | None = None,
 ) -> pd.DataFrame:
     """Run (or read back) the cascading-randomization check of ``methods`` on ``features``.
 
@@ -106,6 +126,9 @@ def run_sanity(
         Clip ids: each clip is attributed alone and seeded from ``(seed, method, id)``, as in
         the grid (default ``"0", "1", ...``).
     seed : int
+    key : str, optional
+        What the check is of (the grid's fingerprint, model, methods, clips): an existing
+        ``sanity.csv`` is read back only when it was written for the same key.
 
     Returns
     -------
@@ -116,8 +139,11 @@ def run_sanity(
     from audiointerp.interpretation.sanity import cascading_randomization
 
     path = sanity_path(output, model_name)
-    if path.is_file():
+    if sanity_done(output, model_name, key):
         return read_csv(path)
+    if path.is_file():
+        log.info("%s: recomputing the sanity check (%s was written for another grid)",
+                 model_name, path)  # fmt: skip
     ids = [str(i) for i in range(features.shape[0])] if ids is None else list(ids)
     rows, curve = [], []
     for name, method in methods.items():
@@ -179,6 +205,8 @@ def run_sanity(
             threshold=float(df["threshold"].max()),
             confidence=float(df["confidence"].max()),
         )
+    if key is not None:
+        atomic_write_text(key_path(output, model_name), key + "\n")
     atomic_write_csv(df, path)  # last: its presence marks the check as done
     return df
 
