@@ -117,7 +117,7 @@ def model_a():
     from audiointerp.models import load_classifier
 
     clf = load_classifier(ROOT / "weights" / "default_mel.pt", device="cpu")
-    return clf.model, clf.frontend, len(clf.classes)
+    return clf.model, clf.frontend, len(clf.classes), clf.sha256
 
 
 def model_b():
@@ -127,7 +127,7 @@ def model_b():
     frontend = build_frontend(load_train_config(ROOT / "configs" / "paper_esc50_mel.yaml").frontend)
     torch.manual_seed(0)
     model = build_model("cnn14", num_classes=10, num_bins=frontend.n_bins, width=1.0)
-    return model.eval(), frontend, 10
+    return model.eval(), frontend, 10, None  # random init: no file, no learned interpreter
 
 
 def usage() -> tuple[float, int]:
@@ -136,10 +136,10 @@ def usage() -> tuple[float, int]:
 
 
 def bench_model(
-    label, model, frontend, n_classes, cfg, methods, n_clips, sizes, repeats, curves=True
+    label, model, frontend, n_classes, sha256, cfg, methods, n_clips, sizes, repeats, curves=True
 ):
     """Rows of (method, s/clip, forward rows, grad rows, floor s, ratio, faults, sys s) per clip."""
-    from audiointerp.experiments.core import explain_batch, prepare_batch
+    from audiointerp.experiments.core import StageTimer, explain_batch, prepare_batch
     from audiointerp.interpretation import MethodContext, build_method, resolve_method
 
     waves, target, background = make_clips(frontend.sr, n_clips + 1, seed=0)
@@ -147,11 +147,13 @@ def bench_model(
     with torch.inference_mode():
         x1 = frontend.features(torch.from_numpy(waves[:1])).clone()
     t_f, t_fb = per_row_seconds(model, x1, sizes, repeats)
-    context = MethodContext(model, frontend, SyntheticTraining(frontend, n_classes))
+    context = MethodContext(
+        model, frontend, SyntheticTraining(frontend, n_classes), model_sha256=sha256
+    )
     counter = EvalCounter(model)
     rows = []
 
-    def run(method, name, lo, hi):
+    def run(method, name, lo, hi, timer=None):
         sl = slice(lo, hi)
         batch = prepare_batch(
             model,
@@ -162,6 +164,7 @@ def bench_model(
             categories=["tone"] * (hi - lo),
             target=target[sl].astype(np.float32),
             background=background[sl].astype(np.float32),
+            timer=timer,
         )
         explain_batch(
             batch,
@@ -174,6 +177,7 @@ def bench_model(
             batch_size=cfg.batch_size,
             resynth_route=cfg.resynth_route,
             curve_fills=cfg.curve_fills if curves and cfg.curves_on("clean") else (),
+            timer=timer,
         )
 
     for name in methods:
@@ -185,10 +189,13 @@ def bench_model(
         run(method, name, 0, 1)  # warm-up: the allocator's steady state, the explainer built
         counter.reset()
         sys0, pf0 = usage()
+        timer = StageTimer()
         t0 = time.perf_counter()
-        run(method, name, 1, n_clips + 1)
+        run(method, name, 1, n_clips + 1, timer)
         seconds = (time.perf_counter() - t0) / n_clips
         sys1, pf1 = usage()
+        stages = sorted(timer.seconds.items(), key=lambda kv: -kv[1])
+        stages_text = ", ".join(f"{k} {1000 * v / n_clips:.0f}" for k, v in stages)
         rows.append(
             [
                 name,
@@ -201,7 +208,7 @@ def bench_model(
                 (sys1 - sys0) / n_clips,
             ]
         )
-        print(f"  {label} {name}: {seconds:.3f} s/clip", flush=True)
+        print(f"  {label} {name}: {seconds:.3f} s/clip (ms/clip: {stages_text})", flush=True)
     # the floor again after the methods: the fastest of both measurements (a shared box's
     # load changes while the methods run; the least contended time is the floor)
     t_f2, t_fb2 = per_row_seconds(model, x1, sizes, repeats)
@@ -265,15 +272,15 @@ def main() -> None:
     )
     worst = {}
     if "A" in args.models:
-        model, frontend, n_classes = model_a()
+        model, frontend, n_classes, sha256 = model_a()
         methods = args.methods or list(cfg.methods)
         n = args.clips_a or (4 if quick else 8)
         rows = bench_model(
-            "A", model, frontend, n_classes, cfg, methods, n, (1, 2, 4, 8, 16, 32, 64), 3
+            "A", model, frontend, n_classes, sha256, cfg, methods, n, (1, 2, 4, 8, 16, 32, 64), 3
         )
         worst["A"] = max(rows, key=lambda r: r[5])
     if "B" in args.models:
-        model, frontend, n_classes = model_b()
+        model, frontend, n_classes, sha256 = model_b()
         methods = args.methods_b or (
             ["saliency", "lime"] if quick else ["saliency", "gradcam", "lime", "shap"]
         )
@@ -281,7 +288,7 @@ def main() -> None:
         sizes = (1, 16) if quick else (1, 2, 4, 8, 16, 32, 64)
         print(f"model B: deletion/insertion curves {'on' if args.curves_b else 'off'}")
         rows = bench_model(
-            "B", model, frontend, n_classes, cfg, methods, n, sizes, 1, curves=args.curves_b
+            "B", model, frontend, n_classes, sha256, cfg, methods, n, sizes, 1, curves=args.curves_b
         )
         worst["B"] = max(rows, key=lambda r: r[5])
     load = os.getloadavg()

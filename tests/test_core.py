@@ -54,13 +54,30 @@ def _grid_rows(table: pd.DataFrame, clip: str, method: str) -> pd.DataFrame:
     return rows.set_index("mask")
 
 
+# The views score one mask per call and the grid all of a clip's masks in one pass: the
+# model's float32 output depends on a pass's batch size at ~1e-7 (oneDNN picks its kernels by
+# shape, and by CPU), so probabilities agree to 1e-6 and the percentages derived from them to
+# that error carried through their denominators (AD divides by p, AG by 1 - p).
+P_TOL = 1e-6
+
+
+def _tolerance(expected: pd.Series, col: str) -> float:
+    p = float(expected["p"])
+    if col == "AD":
+        return 100 * 2 * P_TOL / max(p, 1e-3)
+    if col == "AG":
+        return 100 * 2 * P_TOL / max(1 - p, 1e-3)
+    return P_TOL
+
+
 def _assert_row_equal(expected: pd.Series, got: dict, cols=METRICS + GT) -> None:
     for col in cols:
         want = float(expected[col])
         if np.isnan(want):  # undefined (SPS/COMP of an empty mask): NaN or None (JSON) too
             assert got[col] is None or np.isnan(got[col]), col
             continue
-        assert got[col] == pytest.approx(want, abs=1e-6, rel=1e-6), col
+        tol = _tolerance(expected, col)
+        assert got[col] == pytest.approx(want, abs=tol, rel=1e-6), col
 
 
 def test_interpret_explorer_and_illustration_give_the_grids_numbers(grid, tmp_path):

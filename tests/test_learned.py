@@ -270,13 +270,17 @@ def test_batched_equals_unbatched_and_masks_are_in_range(tiny, fitted, method):
     clf = load_classifier(tiny.models["mel"], device="cpu")
     x = clips(tiny, n=3)
     together = m.explain(clf.model, x)
+    # L2I's activations come from 100 projected-gradient NNLS steps, which carry the float32
+    # rounding of the batch's matmul shapes further (seen: 2e-4 relative on one bin of 4032
+    # on an AMD EPYC); the other interpreters hold the tighter tolerance
+    rtol, atol = (1e-3, 1e-4) if method == "l2i" else (1e-4, 1e-5)
     for i in range(3):
         alone = m.explain(clf.model, x[i : i + 1])
         torch.testing.assert_close(
-            alone.attributions, together.attributions[i : i + 1], rtol=1e-4, atol=1e-5
+            alone.attributions, together.attributions[i : i + 1], rtol=rtol, atol=atol
         )
         torch.testing.assert_close(
-            alone.native_mask, together.native_mask[i : i + 1], rtol=1e-4, atol=1e-5
+            alone.native_mask, together.native_mask[i : i + 1], rtol=rtol, atol=atol
         )
     nm = together.native_mask
     assert nm.shape == x.shape and nm.min() >= 0 and nm.max() <= 1

@@ -125,3 +125,15 @@ def test_apply_mask_in_and_out():
 def test_unknown_mask_name():
     with pytest.raises(ParameterError, match="minmax"):
         make_masks(A, ["topK_10"])
+
+
+def test_make_masks_shares_its_sorts_without_changing_a_bit():
+    from audiointerp.interpretation.masks import ALL_MASK_NAMES, make_mask
+
+    gen = torch.Generator().manual_seed(3)
+    a = torch.randn(3, 1, 16, 20, generator=gen)
+    a[1] = torch.round(a[1] * 2) / 2  # ties at the quantiles, and exact zeros
+    a[2] = -a[2].abs()  # no positive value
+    built = make_masks(a, ALL_MASK_NAMES)
+    for name in ALL_MASK_NAMES:
+        assert torch.equal(built[name], make_mask(a, name)), name

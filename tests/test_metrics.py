@@ -124,3 +124,48 @@ def test_si_sdr_and_improvement():
     assert np.isfinite(metrics.si_sdr(np.zeros((1, 10)), np.ones((1, 10)))).all()
     out = metrics.si_sdr(torch.tensor(est, dtype=torch.float32), torch.tensor(ref))
     np.testing.assert_allclose(out, 20.0, atol=1e-3)
+
+
+def _rank_auc(score: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """The rank formula for every row (the general path), for the binary fast path to match."""
+    from scipy.stats import rankdata
+
+    n_pos = truth.sum(1)
+    u = (rankdata(score, axis=1) * truth).sum(1) - n_pos * (n_pos + 1) / 2
+    return u / (n_pos * (truth.shape[1] - n_pos))
+
+
+def test_localization_auc_of_binary_masks_counts_equal_the_rank_formula_bit_for_bit():
+    rng = np.random.default_rng(4)
+    gt = (rng.random((40, 1, 8, 9)) > rng.random((40, 1, 1, 1))).astype(np.float32)
+    gt[:, :, 0, 0], gt[:, :, 0, 1] = 1, 0  # both classes present in every row
+    binary = (rng.random(gt.shape) > rng.random((40, 1, 1, 1))).astype(np.float32)
+    mixed = binary.copy()
+    mixed[::3] = rng.random(mixed[::3].shape)  # a batch with both paths
+    for masks in (binary, mixed):
+        got = metrics.localization_auc(masks, gt)
+        want = _rank_auc(masks.reshape(40, -1).astype(np.float64), gt.reshape(40, -1) > 0.5)
+        np.testing.assert_array_equal(got, want)
+        sk = [roc_auc_score(g.ravel(), m.ravel()) for m, g in zip(masks, gt, strict=True)]
+        np.testing.assert_allclose(got, sk, rtol=1e-12)
+
+
+def test_si_sdr_of_stacked_estimates_and_its_rounding():
+    rng = np.random.default_rng(5)
+    ref = rng.standard_normal((3, 4000)).astype(np.float32)
+    noise = 10.0 ** rng.uniform(-4, 0, (4, 3, 1))  # SI-SDR from about 0 to 80 dB
+    est = ref[None] * rng.uniform(0.5, 2, (4, 3, 1)) + noise * rng.standard_normal((4, 3, 4000))
+    est = est.astype(np.float32)
+    stacked = metrics.si_sdr(est, ref)
+    assert stacked.shape == (4, 3)
+    for k in range(4):  # the same bits as K separate calls, and a row alone as in its batch
+        np.testing.assert_array_equal(stacked[k], metrics.si_sdr(est[k], ref))
+        np.testing.assert_array_equal(stacked[k, 1:2], metrics.si_sdr(est[k, 1:2], ref[1:2]))
+    # against the projection formula in float64: the expanded residual is exact to 1e-6 dB
+    e, r = est.astype(np.float64), ref.astype(np.float64)
+    proj = (e * r).sum(-1, keepdims=True) / (r * r).sum(-1, keepdims=True) * r
+    want = 10 * np.log10((proj**2).sum(-1) / ((e - proj) ** 2).sum(-1))
+    assert stacked.max() > 60  # the high-SDR end, where the cancellation would show
+    np.testing.assert_allclose(stacked, want, atol=1e-6)
+    with pytest.raises(ParameterError, match="differs from ref shape"):
+        metrics.si_sdr(est[:, :2], ref)

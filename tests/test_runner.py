@@ -169,6 +169,19 @@ def test_batched_masked_evaluation_equals_one_pass_per_variant():
     assert counts == {"variants": 2 * 3 * 5, "evaluated": 3 * (2 * 2 + 1)}
 
 
+def test_distinct_inputs_share_a_row_only_when_equal():
+    from audiointerp.experiments.core.scoring import _Distinct
+
+    own = torch.randn(1, 20, 50)  # 1000 bins: the key samples every third one
+    other = own.clone()
+    other[0, 0, 1] += 1.0  # equal to the input on every sampled bin, not equal
+    same = own.clone()
+    d = _Distinct(own)
+    assert d.index(torch.stack([other, same, other, torch.zeros_like(own)])) == [0, -1, 0, 1]
+    assert len(d.rows) == 2 and torch.equal(d.rows[0], other)
+    assert d.index(torch.stack([own]), [True]) == [-1]  # a full mask: the input by definition
+
+
 def test_select_clips_is_class_balanced_seeded_and_nested():
     labels = np.repeat(np.arange(5), [10, 10, 10, 3, 10])
     six = select_clips(labels, 6, seed=0)

@@ -88,6 +88,19 @@ class Grid:
         return store, store.load_plan().shard(shard)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """In-process runs with the subprocesses' one thread: results are bit-identical for a
+    fixed thread count (conv kernels split their sums by thread on some CPUs, e.g. AMD EPYC,
+    so 1 and 2 threads differ at ~1e-7)."""
+    import torch
+
+    kept = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(kept)
+
+
 @pytest.fixture(scope="module")
 def grid(tmp_path_factory):
     tiny = session_setup(tmp_path_factory)

@@ -68,16 +68,20 @@ def _per_sample(values: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     return values.reshape(-1, *([1] * (a.ndim - 1)))
 
 
-def quantile(a: torch.Tensor, q: float) -> torch.Tensor:
+def quantile(a: torch.Tensor, q: float, *, sorted_flat: torch.Tensor | None = None) -> torch.Tensor:
     """Per-sample ``q``-quantile with linear interpolation (``numpy.quantile``'s default).
 
     Sort-based, so it has no size limit (``torch.quantile`` refuses over 2**24 elements).
+    ``sorted_flat``: ``a`` flattened per sample and sorted, when the caller has it (several
+    quantiles of one map share one sort).
 
     Returns
     -------
     torch.Tensor, shape (B,)
     """
-    flat = a.reshape(a.shape[0], -1).sort(dim=1).values
+    if sorted_flat is None:
+        sorted_flat = a.reshape(a.shape[0], -1).sort(dim=1).values
+    flat = sorted_flat
     pos = q * (flat.shape[1] - 1)
     lo, hi = int(np.floor(pos)), int(np.ceil(pos))
     out = flat[:, lo] + (flat[:, hi] - flat[:, lo]) * (pos - lo)
@@ -108,24 +112,47 @@ def minmax_pos(a: torch.Tensor) -> torch.Tensor:
     return pos / top.clamp_min(_TINY)
 
 
-def top_k(a: torch.Tensor, k: float) -> torch.Tensor:
+def top_k(a: torch.Tensor, k: float, *, sorted_flat: torch.Tensor | None = None) -> torch.Tensor:
     """``A >= q`` with ``q`` the per-sample ``1 - k`` quantile."""
-    return (a >= _per_sample(quantile(a, 1.0 - k), a)).to(a.dtype)
+    q = quantile(a, 1.0 - k, sorted_flat=sorted_flat)
+    return (a >= _per_sample(q, a)).to(a.dtype)
 
 
-def top_k_pos(a: torch.Tensor, k: float) -> torch.Tensor:
+def top_k_pos(a: torch.Tensor, k: float, *, sorted_pos: torch.Tensor | None = None) -> torch.Tensor:
     """Top share ``k`` of ``A+``, positive bins only (this project's ``topK_k_pos``)."""
     pos = a.clamp_min(0)
-    return top_k(pos, k) * (pos > 0).to(a.dtype)
+    return top_k(pos, k, sorted_flat=sorted_pos) * (pos > 0).to(a.dtype)
 
 
-def top_k_pos_study(a: torch.Tensor, k: float) -> torch.Tensor:
+def top_k_pos_study(
+    a: torch.Tensor, k: float, *, sorted_pos: torch.Tensor | None = None
+) -> torch.Tensor:
     """``A+ >= q``, ``q`` the ``1 - k`` quantile of ``A+`` (the study's ``topK_k_pos``): all
     ones when fewer than a share ``k`` of the bins are positive."""
-    return top_k(a.clamp_min(0), k)
+    return top_k(a.clamp_min(0), k, sorted_flat=sorted_pos)
 
 
-def make_mask(a: torch.Tensor, name: str) -> torch.Tensor:
+class _Sorted:
+    """Per-sample sorted values of ``A`` and ``A+``, each sorted once on first use (the six
+    top-K masks of one map share two sorts instead of six)."""
+
+    def __init__(self, a: torch.Tensor) -> None:
+        self.a, self._flat, self._pos = a, None, None
+
+    @property
+    def flat(self) -> torch.Tensor:
+        if self._flat is None:
+            self._flat = self.a.reshape(self.a.shape[0], -1).sort(dim=1).values
+        return self._flat
+
+    @property
+    def pos(self) -> torch.Tensor:
+        if self._pos is None:  # clamp is monotone: sorting A+ is clamping sorted A
+            self._pos = self.flat.clamp_min(0)
+        return self._pos
+
+
+def make_mask(a: torch.Tensor, name: str, *, _sorted: _Sorted | None = None) -> torch.Tensor:
     """One named mask of the attribution map ``a`` ``(B, 1, F, T)``, float in [0, 1]."""
     if name == "minmax":
         return minmax(a)
@@ -142,8 +169,10 @@ def make_mask(a: torch.Tensor, name: str) -> torch.Tensor:
     if name.startswith("topK_") and name in ALL_MASK_NAMES:
         k = int(name.split("_")[1]) / 100
         if name.endswith("_pos_study"):
-            return top_k_pos_study(a, k)
-        return top_k_pos(a, k) if name.endswith("_pos") else top_k(a, k)
+            return top_k_pos_study(a, k, sorted_pos=_sorted.pos if _sorted else None)
+        if name.endswith("_pos"):
+            return top_k_pos(a, k, sorted_pos=_sorted.pos if _sorted else None)
+        return top_k(a, k, sorted_flat=_sorted.flat if _sorted else None)
     valid = ", ".join(ALL_MASK_NAMES)
     raise ParameterError(f"mask name {name!r} is not valid; choose among: {valid}")
 
@@ -164,7 +193,11 @@ def make_masks(a: torch.Tensor, names: Sequence[str] | None = None) -> dict[str,
     """
     check_tensor("attributions", a, ndim=4)
     a = a.detach().float()
-    return {name: make_mask(a, name) for name in (MASK_NAMES if names is None else names)}
+    shared = _Sorted(a)
+    return {
+        name: make_mask(a, name, _sorted=shared)
+        for name in (MASK_NAMES if names is None else names)
+    }
 
 
 def apply_mask(features: torch.Tensor, mask: torch.Tensor, base: float) -> torch.Tensor:

@@ -360,6 +360,13 @@ class Frontend:
         """Audio for a feature-space mask; see :func:`audiointerp.processing.inversion.resynthesize`."""
         return inversion.resynthesize(self, spec, mask, route=route, **options)
 
+    def resynthesize_stack(
+        self, spec: Spectrogram, masks: torch.Tensor, *, route: Route = "phase", **options
+    ) -> torch.Tensor:
+        """Audio for ``K`` masks per clip, ``(K, B, 1, F, T) -> (K, B, N)``; see
+        :func:`audiointerp.processing.inversion.resynthesize_stack`."""
+        return inversion.resynthesize_stack(self, spec, masks, route=route, **options)
+
     def rect_audio(
         self, spec: Spectrogram, *, freq_bins: tuple[int, int], frames: tuple[int, int]
     ) -> torch.Tensor:

@@ -11,7 +11,6 @@ clip's probabilities never depend on the other clips of its batch.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -42,12 +41,51 @@ class MaskedProbs:
     p_out: torch.Tensor
 
 
-def _digests(x: torch.Tensor) -> list[bytes]:
-    """128-bit BLAKE2 of each input's bytes, ``x`` ``(B, ...)``: collisions are negligible and
-    hashing costs about 1 % of a forward pass of the same input (one device transfer per call).
+class _Distinct:
+    """The distinct inputs of one clip, in order of first appearance.
+
+    A key of a few hundred sampled values finds the candidates and ``torch.equal`` confirms,
+    so two inputs share a row only when they are equal (no hash can collide), at a tenth of
+    the cost of hashing every byte.
     """
-    arr = x.detach().contiguous().cpu().numpy()
-    return [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in arr]
+
+    SAMPLES = 256
+
+    def __init__(self, own: torch.Tensor) -> None:
+        self.rows: list[torch.Tensor] = []
+        self._where: torch.Tensor | None = None
+        self._buckets: dict[bytes, list[tuple[torch.Tensor, int]]] = {}
+        self._add(own.reshape(-1), -1)
+
+    def _keys(self, flat: torch.Tensor) -> list[bytes]:
+        if self._where is None or self._where.device != flat.device:
+            step = max(1, flat.shape[1] // self.SAMPLES)
+            self._where = torch.arange(0, flat.shape[1], step, device=flat.device)
+        sample = flat[:, self._where].detach().cpu().numpy()
+        return [row.tobytes() for row in sample]
+
+    def _add(self, row: torch.Tensor, slot: int) -> None:
+        key = self._keys(row[None])[0]
+        self._buckets.setdefault(key, []).append((row, slot))
+
+    def index(self, variants: torch.Tensor, same: Sequence[bool] | None = None) -> list[int]:
+        """Row of each input of ``variants`` ``(K, ...)`` among the distinct ones (added when
+        new); -1 for the clip's own input. ``same[i]``: input ``i`` is known to be the own
+        input (a full mask: equal up to rounding, scored with ``p``)."""
+        flat = variants.reshape(variants.shape[0], -1)
+        slots = []
+        for i, key in enumerate(self._keys(flat)):
+            if same is not None and same[i]:
+                slots.append(-1)
+                continue
+            bucket = self._buckets.setdefault(key, [])
+            slot = next((r for row, r in bucket if torch.equal(row, flat[i])), None)
+            if slot is None:
+                slot = len(self.rows)
+                self.rows.append(variants[i])
+                bucket.append((flat[i], slot))
+            slots.append(slot)
+        return slots
 
 
 def evaluate_masks(
@@ -83,26 +121,22 @@ def evaluate_masks(
         ``variants`` (masked inputs requested) and ``evaluated`` (distinct inputs run).
     """
     n = features.shape[0]
-    own = _digests(features)
     names = list(masks)
-    # slot[name][side][b] -> (clip, row in that clip's evaluated variants), row -1 = the input
-    per_clip: list[list[torch.Tensor]] = [[] for _ in range(n)]
-    index: list[dict[bytes, int]] = [{own[b]: -1} for b in range(n)]
-    slots: dict[str, tuple[list[int], list[int]]] = {}
-    for name in names:
-        pair: tuple[list[int], list[int]] = ([], [])
-        for side, m in ((0, masks[name]), (1, 1.0 - masks[name])):
-            variants = apply_mask(features, m, base)
-            # A full mask gives the input back up to rounding of (x - base) + base: reuse p.
-            full = (m == 1).flatten(1).all(dim=1).tolist()
-            keys = _digests(variants)
-            for b in range(n):
-                key = own[b] if full[b] else keys[b]
-                if key not in index[b]:
-                    index[b][key] = len(per_clip[b])
-                    per_clip[b].append(variants[b])
-                pair[side].append(index[b][key])
-        slots[name] = pair
+    # slot[name][side][b] -> row in clip b's distinct variants, -1 = the input itself
+    stacked = torch.stack([masks[name] for name in names], dim=1)  # (B, M, 1, F, T)
+    slots: dict[str, tuple[list[int], list[int]]] = {name: ([], []) for name in names}
+    distinct = [_Distinct(features[b]) for b in range(n)]
+    for b in range(n):
+        sides = torch.stack([stacked[b], 1.0 - stacked[b]], dim=1).flatten(0, 1)  # (2M, 1, F, T)
+        # per mask its masked-in then masked-out input (the order rows are first seen in)
+        variants = apply_mask(features[b : b + 1].expand_as(sides), sides, base)
+        # A full mask gives the input back up to rounding of (x - base) + base: reuse p.
+        full = (sides == 1).flatten(1).all(dim=1).tolist()
+        where = distinct[b].index(variants, full)
+        for j, name in enumerate(names):
+            slots[name][0].append(where[2 * j])
+            slots[name][1].append(where[2 * j + 1])
+    per_clip = [d.rows for d in distinct]
     evaluated = [predict_probs(model, torch.stack(v), batch_size) if v else None for v in per_clip]
 
     def gather(rows: list[int]) -> torch.Tensor:
@@ -138,57 +172,68 @@ def metric_rows(
     target: torch.Tensor | None = None,
     attributions: torch.Tensor | None = None,
     curves: Mapping[str, np.ndarray] | None = None,
-) -> dict[str, dict[str, np.ndarray]]:
-    """Per mask, the row values of every clip (``{mask: {column: (B,) array}}``).
+) -> dict[str, np.ndarray]:
+    """The row values of every (mask, clip), mask-major: ``{column: (M * B,) array}``.
 
-    Columns: :data:`CLIP_COLUMNS`, :data:`METRIC_COLUMNS` (SPS and COMP NaN for an empty
-    mask: undefined), :data:`FLAG_COLUMNS` and, with stems, :data:`GT_COLUMNS`
-    (``loc_auc`` of the mask against the ideal mask, ``relevance_mass`` of the positive
-    ``attributions`` inside it, ``si_sdr``/``si_sdri`` of the masked-in audio, from
-    ``si_sdr`` ``(M, B)``); ``curves`` (from :func:`curve_columns`, the same for every mask)
-    are appended. The probabilities and metrics are those of the explained class: ``target``
-    when given, else the prediction; with a ``target`` an ``explained`` column names it.
+    Columns: ``mask``, ``id``, :data:`CLIP_COLUMNS`, :data:`METRIC_COLUMNS` (SPS and COMP
+    NaN for an empty mask: undefined), :data:`FLAG_COLUMNS` and, with stems,
+    :data:`GT_COLUMNS` (``loc_auc`` of the mask against the ideal mask, ``relevance_mass``
+    of the positive ``attributions`` inside it, ``si_sdr``/``si_sdri`` of the masked-in
+    audio, from ``si_sdr`` ``(M, B)``); ``curves`` (from :func:`curve_columns`, the same for
+    every mask) are appended. The probabilities and metrics are those of the explained class:
+    ``target`` when given, else the prediction; with a ``target`` an ``explained`` column
+    names it. Every metric runs once on the masks stacked along the batch axis (each row is
+    reduced on its own, so the values are those of a mask-by-mask call).
     """
     from audiointerp import metrics
+
+    names = list(masks)
+    k, n = len(names), len(batch.ids)
+
+    def tile(values: np.ndarray) -> np.ndarray:  # a per-clip column repeated for every mask
+        return np.tile(np.asarray(values), k)
 
     pred_np = to_numpy(batch.prediction)
     explained = batch.prediction if target is None else target.to(batch.prediction)
     c_np = to_numpy(explained)
-    idx = np.arange(len(batch.ids))
+    idx = np.arange(n)
     p_np = to_numpy(batch.probs)
-    mass = None
-    if batch.ideal is not None and attributions is not None:
-        mass = np.asarray(metrics.relevance_mass(attributions, batch.ideal)).reshape(-1)
-    out = {}
-    for j, (name, mask) in enumerate(masks.items()):
-        p_in, p_out = masked[name].p_in, masked[name].p_out
-        fid = metrics.fidelity(batch.probs, p_in, p_out, target=explained)
-        row: dict[str, np.ndarray] = {
-            "label": batch.labels,
-            "category": np.asarray(batch.categories, dtype=object),
-            "prediction": pred_np,
-            "correct": pred_np == batch.labels,
-            "p": p_np[idx, c_np],
-            "p_in": to_numpy(p_in)[idx, c_np],
-            "p_out": to_numpy(p_out)[idx, c_np],
-        }
-        if target is not None:
-            row["explained"] = c_np
-        for key in ("FF", "AI", "AD", "AG", "FidIn"):
-            row[key] = np.asarray(fid[key], dtype=np.float64).reshape(-1)
-        row["SPS"] = np.asarray(metrics.sparseness(mask), dtype=np.float64).reshape(-1)
-        row["COMP"] = np.asarray(metrics.complexity(mask), dtype=np.float64).reshape(-1)
-        row["mask_std"] = np.asarray(metrics.mask_spread(mask), dtype=np.float64).reshape(-1)
-        row["degenerate"] = row["mask_std"] < metrics.DEGENERATE_STD
-        if batch.ideal is not None:
-            row["loc_auc"] = np.asarray(metrics.localization_auc(mask, batch.ideal)).reshape(-1)
-            if mass is not None:
-                row["relevance_mass"] = mass
-            if si_sdr is not None:
-                row["si_sdr"] = si_sdr[j]
-                row["si_sdri"] = si_sdr[j] - batch.si_sdr_mix
-        row.update(curves or {})
-        out[name] = row
+    p_in = torch.cat([masked[m].p_in for m in names])
+    p_out = torch.cat([masked[m].p_out for m in names])
+    stacked = torch.cat([masks[m] for m in names])
+    c_all = np.tile(c_np, k)
+    rows_all = np.arange(k * n)
+    fid = metrics.fidelity(batch.probs.repeat(k, 1), p_in, p_out, target=c_all)
+    out: dict[str, np.ndarray] = {
+        "mask": np.repeat(np.asarray(names, dtype=object), n),
+        "id": tile(np.asarray(batch.ids, dtype=object)),
+        "label": tile(batch.labels),
+        "category": tile(np.asarray(batch.categories, dtype=object)),
+        "prediction": tile(pred_np),
+        "correct": tile(pred_np == batch.labels),
+        "p": tile(p_np[idx, c_np]),
+        "p_in": to_numpy(p_in)[rows_all, c_all],
+        "p_out": to_numpy(p_out)[rows_all, c_all],
+    }
+    if target is not None:
+        out["explained"] = c_all
+    for key in ("FF", "AI", "AD", "AG", "FidIn"):
+        out[key] = np.asarray(fid[key], dtype=np.float64).reshape(-1)
+    out["SPS"] = np.asarray(metrics.sparseness(stacked), dtype=np.float64).reshape(-1)
+    out["COMP"] = np.asarray(metrics.complexity(stacked), dtype=np.float64).reshape(-1)
+    out["mask_std"] = np.asarray(metrics.mask_spread(stacked), dtype=np.float64).reshape(-1)
+    out["degenerate"] = out["mask_std"] < metrics.DEGENERATE_STD
+    if batch.ideal is not None:
+        ideal = batch.ideal.repeat(k, 1, 1, 1)
+        out["loc_auc"] = np.asarray(metrics.localization_auc(stacked, ideal)).reshape(-1)
+        if attributions is not None:
+            mass = metrics.relevance_mass(attributions, batch.ideal)
+            out["relevance_mass"] = tile(np.asarray(mass).reshape(-1))
+        if si_sdr is not None:
+            out["si_sdr"] = np.asarray(si_sdr).reshape(-1)
+            out["si_sdri"] = (np.asarray(si_sdr) - batch.si_sdr_mix).reshape(-1)
+    for key, values in (curves or {}).items():
+        out[key] = tile(values)
     return out
 
 
@@ -247,20 +292,9 @@ def curve_columns(
             f: fa.curve_inputs(x, a, fill=f, base=base, rng=rng, n_steps=n_steps, order=order)
             for f in fills
         }
-        own = _digests(x)[0]
-        index: dict[bytes, int] = {own: -1}
-        rows: list[torch.Tensor] = []
-        where: dict[tuple[str, str], list[int]] = {}
-        for f in fills:
-            for d in fa.DIRECTIONS:
-                v = inputs[f][d]
-                slots = []
-                for key, row in zip(_digests(v), v, strict=True):
-                    if key not in index:
-                        index[key] = len(rows)
-                        rows.append(row)
-                    slots.append(index[key])
-                where[(f, d)] = slots
+        distinct = _Distinct(x[0])
+        where = {(f, d): distinct.index(inputs[f][d]) for f in fills for d in fa.DIRECTIONS}
+        rows = distinct.rows
         probs = predict_probs(model, torch.stack(rows), batch_size) if rows else None
         p_own = float(batch.probs[b, c_np[b]])
         for key, slots in where.items():
