@@ -155,8 +155,7 @@ def resynthesize_stack(
     if route != "phase":
         tiled = spec.take(torch.arange(b, device=masks.device).repeat(k))
         return resynthesize(frontend, tiled, flat, route=route, **options).reshape(k, b, -1)
-    frontend.check_spectrogram(spec)
-    for part in masks:  # the shape, device and range checks of one mask per clip
+    for part in masks:  # the spectrogram's, and each mask's shape, device and range checks
         check_mask(frontend, spec, part)
     lin = linear_mask(frontend, flat.to(spec.mag.dtype)).reshape(k, b, *spec.stft.shape[1:])
     D = torch.view_as_complex(torch.view_as_real(spec.stft).unsqueeze(0) * lin.unsqueeze(-1))
