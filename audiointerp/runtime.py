@@ -1,6 +1,8 @@
 """Process-level settings: device choice, seeding and the allocator.
 
 Nothing here runs at import; entry points (CLI, runner, benchmarks) call these explicitly.
+torch is imported where it is used: every CLI command tunes the allocator first, and commands
+that never touch a model (``tables``) should not pay torch's import.
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ import ctypes.util
 import logging
 import random
 import weakref
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import nn
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +88,8 @@ def layer_bytes_per_row(model: nn.Module, example: torch.Tensor) -> int:
     Measured once per model and input shape with forward hooks on one row of ``example``
     (cached while the model lives).
     """
+    import torch
+
     key = tuple(example.shape[1:])
     cache = _row_bytes.setdefault(model, {})
     if key not in cache:
@@ -134,6 +141,8 @@ def default_device(device: str | torch.device | None = None) -> torch.device:
     ParameterError
         ``device`` is not a torch device name, or names CUDA on a machine without it.
     """
+    import torch
+
     from audiointerp.errors import ParameterError
     from audiointerp.validation import check_device
 
@@ -155,6 +164,8 @@ def default_device(device: str | torch.device | None = None) -> torch.device:
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA) random generators."""
+    import torch
+
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)

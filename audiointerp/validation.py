@@ -6,10 +6,12 @@ Kept free of heavy imports so every layer can use them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # imported where used: the checks of names and numbers need no torch
+    import torch
 
 from audiointerp.errors import ParameterError
 
@@ -63,6 +65,8 @@ def check_tensor(
     torch.Tensor
         ``x`` unchanged.
     """
+    import torch
+
     if not isinstance(x, torch.Tensor):
         raise ParameterError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if floating and not torch.is_floating_point(x):
@@ -88,6 +92,8 @@ def check_device(name: str, device: Any) -> Any:
     machine is checked where it is used (:func:`audiointerp.runtime.default_device`), so a
     config written on a GPU machine still loads elsewhere.
     """
+    import torch
+
     if device is None or isinstance(device, torch.device):
         return device
     if not isinstance(device, str) or not device.strip():

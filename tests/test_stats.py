@@ -116,18 +116,44 @@ def test_holm_hand_computed():
     assert holm(np.array([np.nan])).shape == (1,)
 
 
-def test_bootstrap_means_equals_one_call_per_group():
+def test_bootstrap_means_equals_explicit_resampling_per_column():
+    """Groups are batched by size and, with NaNs, by the clips a column is finite on; every
+    column's interval is still that of resampling its own finite values."""
     from audiointerp.experiments.reporting.stats import bootstrap_means
 
     rng = np.random.default_rng(8)
-    groups = [rng.normal(size=(20, 3)), rng.normal(size=(20, 3)), rng.normal(size=(7, 3))]
-    groups[2][0, 1] = np.nan  # an undefined value: that group takes the per-column path
+    groups = [rng.normal(size=(20, 3)) for _ in range(3)] + [rng.normal(size=(7, 3))]
+    groups[1][0, 1] = np.nan  # one undefined value: 19 finite clips in that column
+    groups[2][:, 2] = np.nan  # a column with no value (curves not computed there)
+    groups[3][[0, 3], 0] = groups[3][[0, 3], 2] = np.nan  # two columns finite on the same clips
     many = bootstrap_means(groups, n_resamples=300, seed=3)
     for g, ci in zip(groups, many, strict=True):
-        one = bootstrap_mean_ci(g, n_resamples=300, seed=3)
-        np.testing.assert_allclose(ci.low, one.low)
-        np.testing.assert_allclose(ci.high, one.high)
-        np.testing.assert_array_equal(ci.n, one.n)
+        for j in range(3):
+            col = g[np.isfinite(g[:, j]), j]
+            assert ci.n[j] == col.size
+            if col.size == 0:
+                assert np.isnan(ci.mean[j]) and np.isnan(ci.low[j]) and np.isnan(ci.high[j])
+                continue
+            idx = np.random.default_rng(3).integers(0, col.size, size=(300, col.size))
+            lo, hi = np.percentile(col[idx].mean(axis=1), [2.5, 97.5])
+            assert ci.mean[j] == pytest.approx(col.mean(), rel=1e-12)
+            assert ci.low[j] == pytest.approx(lo, rel=1e-12)
+            assert ci.high[j] == pytest.approx(hi, rel=1e-12)
+
+
+def test_paired_tests_take_columns_as_samples():
+    """A 2-D sample holds one test per column (NaNs dropped per column); the p-values are those
+    of the columns passed one by one."""
+    rng = np.random.default_rng(4)
+    d = rng.normal(0.3, 1.0, size=(40, 4))
+    d[:5, 1] = np.nan
+    d[:, 3] = 0.0  # every difference zero: p = 1
+    cols = [d[np.isfinite(d[:, j]), j] for j in range(4)]
+    for method in ("wilcoxon", "permutation"):
+        together = paired_tests([d, cols[0]], method=method)
+        alone = paired_tests(cols + [cols[0]], method=method)
+        np.testing.assert_allclose(together, alone, rtol=1e-12)
+        assert together[3] == 1.0 and together.shape == (5,)
 
 
 def test_wilcoxon_picks_its_method_after_dropping_zeros():

@@ -474,7 +474,7 @@ def test_heatmap_cells_are_the_per_method_means(tmp_path):
         (table.cells["model"] == "stft") & (table.cells["metric"] == table.metrics[0])
     ]
     want = cells.pivot(index="method", columns="mask", values="mean").loc[rows, cols].to_numpy()
-    shown = np.asarray(first.collections[0].get_array()).reshape(want.shape)
+    shown = np.ma.filled(first.images[0].get_array(), np.nan)
     np.testing.assert_allclose(shown, want)
     assert first.get_title() == f"stft: {plots._label(table.metrics[0])}"
 
@@ -496,3 +496,59 @@ def test_the_runs_manifest_names_the_baselines(tmp_path):
     # gradcam is planted far better than lime: it beats the baseline where it is tested
     grad = cells[(cells["method"] == "gradcam") & (cells["metric"] == "FF")]
     assert grad["beats_lime"].all()
+
+
+def test_workers_write_the_files_of_one_process(tmp_path, monkeypatch):
+    """Tables and figures computed in worker processes give the files computed in this
+    process, byte for byte (the figures: the same PNG pixels), and the page lists the figures
+    in its own order whichever finished first."""
+    from audiointerp.experiments.reporting import workers
+
+    fake_results(conditions=("clean", "white"), models=("mel", "stft")).to_csv(
+        tmp_path / "results.csv", index=False
+    )
+    pool = workers.Workers(None)
+    assert pool._pool is not None, "this test needs two CPUs (Linux) to run the workers"
+    pool.close()
+    parallel = write_tables(tmp_path, tmp_path / "a", n_resamples=50, progress=False)
+    monkeypatch.setattr(workers, "_cpus", lambda: 1)  # no workers: everything inline
+    inline = write_tables(tmp_path, tmp_path / "b", n_resamples=50, progress=False)
+    names = sorted(p.relative_to(tmp_path / "a").as_posix() for p in parallel.files)
+    assert names == sorted(p.relative_to(tmp_path / "b").as_posix() for p in inline.files)
+    for name in names:
+        a, b = tmp_path / "a" / name, tmp_path / "b" / name
+        if name.endswith(".pdf"):  # creation dates differ
+            assert a.stat().st_size > 1000 and b.stat().st_size > 1000
+        elif name.endswith(".html"):
+            n = len(parallel.figures)
+            assert a.read_text().count("<figure>") == b.read_text().count("<figure>") == n
+        else:
+            assert a.read_bytes() == b.read_bytes(), name
+    # no curves, no cascade in these results: three figures, in the page's order
+    assert list(parallel.figures) == list(inline.figures) == [
+        "accuracy", "summary_by_condition", "heatmaps"
+    ]  # fmt: skip
+
+
+def test_the_tables_step_imports_neither_torch_nor_the_data_packages(tmp_path):
+    """Reading results and writing the tables needs pandas, SciPy's statistics and matplotlib:
+    torch and scipy.signal (the data packages) took 2-3 s of the step's import time. (A run's
+    manifest names its baselines; without one, the method classes are asked, which imports
+    them.)"""
+    import json
+    import subprocess
+    import sys
+
+    fake_results(conditions=("clean",)).to_csv(tmp_path / "results.csv", index=False)
+    (tmp_path / "manifest.json").write_text(json.dumps({"references": {"lime": "input"}}))
+    code = (
+        "import sys\n"
+        "from audiointerp.cli import main\n"
+        f"assert main(['tables', '--results', {str(tmp_path)!r}, '--out', "
+        f"{str(tmp_path / 's')!r}, '--no-plots', '--no-progress', '--n-resamples', '10']) == 0\n"
+        "heavy = sorted(m for m in ('torch', 'scipy.signal', 'audiointerp.data') "
+        "if m in sys.modules)\n"
+        "print('heavy:', heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "heavy: []" in out.stdout, out.stdout + out.stderr

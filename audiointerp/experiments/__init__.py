@@ -20,19 +20,20 @@ each of them.
 
 from __future__ import annotations
 
-from audiointerp.experiments.grid.config import (
-    ExperimentConfig,
-    load_experiment,
-    notebook_config,
-)
-from audiointerp.experiments.grid.runner import RunResult, run_experiment, select_clips
-from audiointerp.experiments.grid.session import ExperimentSession
-from audiointerp.experiments.grid.store import ResultStore
-from audiointerp.experiments.grid.units import GridPlan, ShardSpec, Unit
-
-# Reporting and the views pull in matplotlib/scipy/ipywidgets, the launcher submitit; they are
-# imported on first use.
+# Every name is imported on first use: the tables step reads results without the grid's data
+# packages (scipy.signal, torch), the views pull in matplotlib/ipywidgets, the launcher submitit.
 _LAZY = {
+    "ExperimentConfig": "audiointerp.experiments.grid.config",
+    "load_experiment": "audiointerp.experiments.grid.config",
+    "notebook_config": "audiointerp.experiments.grid.config",
+    "RunResult": "audiointerp.experiments.grid.runner",
+    "run_experiment": "audiointerp.experiments.grid.runner",
+    "select_clips": "audiointerp.experiments.grid.runner",
+    "ExperimentSession": "audiointerp.experiments.grid.session",
+    "ResultStore": "audiointerp.experiments.grid.store",
+    "GridPlan": "audiointerp.experiments.grid.units",
+    "ShardSpec": "audiointerp.experiments.grid.units",
+    "Unit": "audiointerp.experiments.grid.units",
     "run_grid": "audiointerp.experiments.grid.launch",
     "launch_grid": "audiointerp.experiments.grid.launch",
     "write_tables": "audiointerp.experiments.reporting.tables",

@@ -20,31 +20,42 @@ level above the floor) and "oracle" (the ideal mask from the stems; benchmark da
 
 from typing import Any
 
-from audiointerp.interpretation.base import (
-    AttributionMethod,
-    Explanation,
-    Region,
-    forward_batched,
-    resolve_target,
-)
-from audiointerp.interpretation.context import MethodContext, TrainingData
-from audiointerp.interpretation.masks import MASK_NAMES, apply_mask, make_masks
-from audiointerp.interpretation.registry import (
-    build_method,
-    get_method,
-    method_class,
-    method_names,
-    register_method,
-    resolve_method,
-)
-from audiointerp.interpretation.sanity import SanityResult, cascading_randomization
-from audiointerp.interpretation.shap_method import balanced_background
-from audiointerp.interpretation.slice import feature_mean
+# Every name is imported on first use (as :mod:`.registry` imports each method's module): the
+# tables read method and mask names without torch, captum or shap.
+_LAZY = {
+    "AttributionMethod": "base",
+    "Explanation": "base",
+    "Region": "base",
+    "forward_batched": "base",
+    "resolve_target": "base",
+    "MethodContext": "context",
+    "TrainingData": "context",
+    "MASK_NAMES": "mask_names",
+    "apply_mask": "masks",
+    "make_masks": "masks",
+    "build_method": "registry",
+    "get_method": "registry",
+    "method_class": "registry",
+    "method_names": "registry",
+    "register_method": "registry",
+    "resolve_method": "registry",
+    "SanityResult": "sanity",
+    "cascading_randomization": "sanity",
+    "balanced_background": "shap_method",
+    "feature_mean": "slice",
+}
 
 
 def __getattr__(name: str) -> Any:
     if name == "METHOD_NAMES":  # current even when methods are registered at run time
+        from audiointerp.interpretation.registry import method_names
+
         return method_names()
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(f"audiointerp.interpretation.{_LAZY[name]}")
+        return getattr(module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

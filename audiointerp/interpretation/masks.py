@@ -32,34 +32,13 @@ import numpy as np
 import torch
 
 from audiointerp.errors import ParameterError
-from audiointerp.validation import check_tensor
-
-MASK_NAMES: tuple[str, ...] = (
-    "minmax",
-    "sigmoid",
-    "bin",
-    "topK_5",
-    "topK_30",
-    "topK_50",
-    "minmax_pos",
-    "sigmoid_pos",
-    "pos_thresh_25",
-    "pos_thresh_50",
-    "pos_thresh_75",
-    "topK_5_pos",
-    "topK_30_pos",
-    "topK_50_pos",
+from audiointerp.interpretation.mask_names import (  # noqa: F401  (defined without torch)
+    ALL_MASK_NAMES,
+    MASK_NAMES,
+    NATIVE_MASK,
+    STUDY_MASK_NAMES,
 )
-
-#: The reproduced study's rule for ``topK_k_pos`` (see the module docstring), selectable by name
-#: (``masks: [..., topK_50_pos_study]``) beside the 14; the paper configs use them.
-STUDY_MASK_NAMES: tuple[str, ...] = ("topK_5_pos_study", "topK_30_pos_study", "topK_50_pos_study")
-
-#: Every name :func:`make_mask` accepts (the 14, then the study's rules).
-ALL_MASK_NAMES: tuple[str, ...] = (*MASK_NAMES, *STUDY_MASK_NAMES)
-
-#: Name of a method's own [0, 1] mask (learned interpreters, AMT), scored beside the 14.
-NATIVE_MASK = "native"
+from audiointerp.validation import check_tensor
 
 _TINY = torch.finfo(torch.float32).tiny
 

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from audiointerp.config import check_keyword_options
 from audiointerp.errors import AudioInterpError, ParameterError
-from audiointerp.interpretation.base import AttributionMethod
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the classes load with their modules: names and order need no torch
+    from audiointerp.interpretation.base import AttributionMethod
     from audiointerp.interpretation.context import MethodContext
 
 _REGISTRY: dict[str, str | type[AttributionMethod]] = {
@@ -190,6 +190,8 @@ def _typed_options(
     ``fill: train_mean``), so a string that does not fit the hint is passed on; if the class
     then refuses it, the type error is the message (returned as ``deferred``).
     """
+    from audiointerp.interpretation.base import AttributionMethod
+
     own_from_config = cls.from_config.__func__ is not AttributionMethod.from_config.__func__
     out, deferred = {}, None
     for key, value in options.items():

@@ -18,19 +18,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from audiointerp.experiments.columns import (  # noqa: F401  (the row schema, re-exported)
+    CLIP_COLUMNS,
+    CURVE_COLUMNS,
+    FLAG_COLUMNS,
+    GT_COLUMNS,
+    METRIC_COLUMNS,
+)
 from audiointerp.experiments.core.batch import PreparedBatch, predict_probs, to_numpy
 from audiointerp.interpretation.masks import apply_mask
-
-#: Columns every row carries besides the keys (model, condition, method, mask, id).
-CLIP_COLUMNS = ("label", "category", "prediction", "correct", "p", "p_in", "p_out")
-#: Fidelity and simplicity metrics, in the paper's order.
-METRIC_COLUMNS = ("FF", "AI", "AD", "AG", "FidIn", "SPS", "COMP")
-#: Ground-truth metrics, present where the data has stems.
-GT_COLUMNS = ("loc_auc", "relevance_mass", "si_sdr", "si_sdri")
-#: Per-mask flags: the mask's spread over bins and whether it is (near-)constant.
-FLAG_COLUMNS = ("mask_std", "degenerate")
-#: Areas under the deletion / insertion curves, one per fill (``faithfulness.FILLS``).
-CURVE_COLUMNS = ("deletion_floor", "insertion_floor", "deletion_road", "insertion_road")
 
 
 @dataclass

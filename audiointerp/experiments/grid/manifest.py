@@ -18,8 +18,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from audiointerp.config import to_dict
 from audiointerp.experiments.grid.store import MANIFEST, ResultStore, atomic_write_json
 from audiointerp.files import host_name
@@ -83,6 +81,8 @@ def peak_rss_mb() -> float:
 
 def session_record(timer: Any, *, wall_s: float, **extra: Any) -> dict[str, Any]:
     """One session's timings (seconds per stage), counts, peak memory and wall time."""
+    import torch  # here, not at import: the tables step reads manifests without torch
+
     return {
         "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "host": host_name(),

@@ -38,7 +38,12 @@ import numpy as np
 import pandas as pd
 
 from audiointerp.errors import AudioInterpError
-from audiointerp.experiments.core.scoring import CLIP_COLUMNS, METRIC_COLUMNS
+from audiointerp.experiments.columns import (  # noqa: F401  (re-exported for readers)
+    CLIP_COLUMNS,
+    COMBINED_TABLE,
+    KEY_COLUMNS,
+    METRIC_COLUMNS,
+)
 from audiointerp.experiments.grid.lock import RunLock
 from audiointerp.experiments.grid.units import UNIT_FORMAT, GridPlan, ShardSpec, Unit
 from audiointerp.files import (
@@ -48,12 +53,8 @@ from audiointerp.files import (
     remove_stale_temporaries,
 )
 
-# Identifying columns of the tidy table, then the per-clip values (core.scoring); ground-truth
-# metrics are present only when the data has stems. Readers (tables, figures) rely on these.
-KEY_COLUMNS = ("model", "condition", "method", "mask", "id")
 # Columns of the per-mask CSVs of the paper layout (the key columns are implied by the path).
 MASK_CSV_COLUMNS = ("id", *CLIP_COLUMNS, *METRIC_COLUMNS)
-COMBINED_TABLE = "results.csv"
 MANIFEST = "manifest.json"
 PLAN = "plan.json"
 RUN_CONFIG = "config.yaml"

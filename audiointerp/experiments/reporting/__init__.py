@@ -21,4 +21,6 @@ tablefmt
     Text, CSV, LaTeX and HTML rendering.
 report
     :func:`write_tables`: every file and the HTML page, step by step.
+workers
+    The forked worker processes that compute tables and draw figures side by side.
 """

@@ -5,7 +5,8 @@ condition, ground truth and the per-method faithfulness table.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ import pandas as pd
 from audiointerp.errors import ParameterError
 from audiointerp.experiments.reporting.resultsio import CURVE_METRICS, HIGHER_IS_BETTER, METRICS
 from audiointerp.experiments.reporting.tables import MAX_DEGENERATE, MetricTable, metric_table
+from audiointerp.experiments.reporting.workers import run_now
 
 __all__ = ["best_masks", "faithfulness_table", "ground_truth_table", "paper_tables", "split_clips"]
 
@@ -81,6 +83,8 @@ def paper_tables(
     *,
     selection: str = "held-out",
     max_degenerate: float = MAX_DEGENERATE,
+    on_table: Callable[[str, MetricTable], None] | None = None,
+    submit: Callable[..., Future] | None = None,
     **options: object,
 ) -> dict[str, MetricTable]:
     """The paper's tables: summary, per method, per mask, correct vs incorrect, per condition.
@@ -95,6 +99,12 @@ def paper_tables(
         summary is then exploratory, and says so). With fewer than 4 clips, ``same``.
     max_degenerate : float
         See :func:`metric_table`.
+    on_table : callable, optional
+        Called with each table's name and table as soon as it is computed (the tables step
+        starts drawing its figures then).
+    submit : callable, optional
+        ``submit(function, *args, **kwargs) -> Future``: where each table is computed (the
+        tables step's workers); default here, one after the other.
     **options
         Passed to :func:`metric_table` (``n_resamples``, ``alpha``, ``test``, ``seed`` ...).
 
@@ -127,7 +137,10 @@ def paper_tables(
             f"{', '.join(METRICS)}) on the same {len(ids)} clips it is reported on, so the "
             "summary flatters every method; run with more clips for a held-out selection."
         )
-    summary = metric_table(
+    run = submit or run_now
+    jobs = {}
+    jobs["summary"] = run(
+        metric_table,
         _select(reported, chosen),
         block=("model", "condition"),
         row="method",
@@ -138,6 +151,51 @@ def paper_tables(
         notes=(note,),
         **opts,
     )
+    jobs["per_method"] = run(
+        metric_table,
+        df,
+        block=("model", "condition", "method"),
+        row="mask",
+        name="per_method",
+        title="Per method: masks x metrics",
+        description="For each model, condition and method, every mask built from the "
+        "method's attribution map. Marks compare the masks of one method.",
+        **opts,
+    )
+    jobs["per_mask"] = run(
+        metric_table,
+        df,
+        block=("model", "condition", "mask"),
+        row="method",
+        name="per_mask",
+        title="Per mask: methods x metrics",
+        description="For each model, condition and mask, every method. Marks compare methods; "
+        "* = the best method is significantly better than the runner-up (paired over clips).",
+        **opts,
+    )
+    jobs["correctness"] = run(
+        metric_table,
+        df,
+        block=("model", "condition", "mask", "correct"),
+        row="method",
+        name="correctness",
+        title="Correctly vs incorrectly classified clips",
+        description="The per-mask table split by whether the model's prediction was correct.",
+        **opts,
+    )
+    if df["condition"].nunique() > 1:
+        jobs["per_condition"] = run(
+            metric_table,
+            df,
+            block=("model", "method", "mask"),
+            row="condition",
+            name="per_condition",
+            title="Per condition: clean vs background noise",
+            description="For each model, method and mask, the metrics under each condition "
+            "(paired over clip ids; marks compare conditions).",
+            **opts,
+        )
+    summary = jobs["summary"].result()
     mask_of = chosen.set_index(["model", "condition", "method"])["mask"]
     cells = summary.cells.copy()
     cells["mask"] = [
@@ -158,46 +216,12 @@ def paper_tables(
             summary.notes,
         )
     }
-    tables["per_method"] = metric_table(
-        df,
-        block=("model", "condition", "method"),
-        row="mask",
-        name="per_method",
-        title="Per method: masks x metrics",
-        description="For each model, condition and method, every mask built from the "
-        "method's attribution map. Marks compare the masks of one method.",
-        **opts,
-    )
-    tables["per_mask"] = metric_table(
-        df,
-        block=("model", "condition", "mask"),
-        row="method",
-        name="per_mask",
-        title="Per mask: methods x metrics",
-        description="For each model, condition and mask, every method. Marks compare methods; "
-        "* = the best method is significantly better than the runner-up (paired over clips).",
-        **opts,
-    )
-    tables["correctness"] = metric_table(
-        df,
-        block=("model", "condition", "mask", "correct"),
-        row="method",
-        name="correctness",
-        title="Correctly vs incorrectly classified clips",
-        description="The per-mask table split by whether the model's prediction was correct.",
-        **opts,
-    )
-    if df["condition"].nunique() > 1:
-        tables["per_condition"] = metric_table(
-            df,
-            block=("model", "method", "mask"),
-            row="condition",
-            name="per_condition",
-            title="Per condition: clean vs background noise",
-            description="For each model, method and mask, the metrics under each condition "
-            "(paired over clip ids; marks compare conditions).",
-            **opts,
-        )
+    report = on_table or (lambda name, table: None)
+    report("summary", tables["summary"])
+    for name, job in jobs.items():
+        if name != "summary":
+            tables[name] = job.result()
+            report(name, tables[name])
     return tables
 
 

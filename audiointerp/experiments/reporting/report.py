@@ -12,13 +12,16 @@ import html
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from audiointerp.errors import ParameterError
+from audiointerp.experiments.reporting import tablefmt
 from audiointerp.experiments.reporting.resultsio import (
     CURVE_METRICS,
     curve_point_columns,
@@ -35,6 +38,7 @@ from audiointerp.experiments.reporting.tables import (
     ground_truth_table,
     paper_tables,
 )
+from audiointerp.experiments.reporting.workers import Workers
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +86,17 @@ def _write_text(path: Path, text: str) -> Path:
     return path
 
 
+def _render_table(table: MetricTable, folder: Path, name: str) -> tuple[list[Path], str]:
+    """Write table ``name``'s CSV, formatted CSV and LaTeX; return the files and its HTML."""
+    formatted = tablefmt.format_table(table)
+    files = [
+        _write_text(folder / f"{name}.csv", table.cells.to_csv(index=False)),
+        _write_text(folder / f"{name}_formatted.csv", tablefmt.with_markers(*formatted).to_csv()),
+        _write_text(folder / f"{name}.tex", tablefmt.to_latex(table, formatted)),
+    ]
+    return files, tablefmt.to_html(table, formatted)
+
+
 def sanity_table(sanity: pd.DataFrame | None, methods: Sequence[str]) -> pd.DataFrame:
     """The sanity-check results, or one ``status = "not run"`` row per method."""
     if sanity is not None and not sanity.empty:
@@ -116,13 +131,13 @@ def method_details(df: pd.DataFrame) -> pd.DataFrame:
     Every column of the tidy table besides the keys, the per-clip values, the metrics and the
     curves is such a detail; methods that did not record it leave it empty and are not listed.
     """
-    from audiointerp.experiments.core.scoring import (
+    from audiointerp.experiments.columns import (
         CLIP_COLUMNS,
         FLAG_COLUMNS,
         GT_COLUMNS,
+        KEY_COLUMNS,
         METRIC_COLUMNS,
     )
-    from audiointerp.experiments.grid.store import KEY_COLUMNS
 
     known = {*KEY_COLUMNS, *CLIP_COLUMNS, *METRIC_COLUMNS, *GT_COLUMNS, *FLAG_COLUMNS, "grid"}
     known |= set(CURVE_METRICS)
@@ -261,10 +276,7 @@ def write_tables(
     -------
     TablesOutput
     """
-    from audiointerp.experiments.reporting import plots as plotting
-    from audiointerp.experiments.reporting import tablefmt
-
-    steps = Steps(12 if plots else 8, enabled=progress)
+    steps = Steps(7 if plots else 6, enabled=progress)
     source = "DataFrame" if isinstance(results, pd.DataFrame) else str(results)
     cascade_df = manifest = None
     if isinstance(results, pd.DataFrame):
@@ -307,39 +319,67 @@ def write_tables(
         present = [str(m) for m in df["method"].unique()]  # the order baseline_methods gives
         baselines = tuple(m for m in present if references.get(m) in BASELINE_KINDS)
     steps("read results")
-    options = dict(
-        n_resamples=n_resamples,
-        confidence=confidence,
-        alpha=alpha,
-        test=test,
-        seed=seed,
-        baselines=baselines,
-        max_degenerate=max_degenerate,
-    )
-    tables = paper_tables(df, selection=selection, **options)
-    steps("paper tables")
-    opts = {k: v for k, v in options.items()}
-    faith = faithfulness_table(df, **opts)
-    if faith is not None:
-        tables["faithfulness"] = faith
-    gt = ground_truth_table(df, **opts)
-    if gt is not None:
-        tables["ground_truth"] = gt
-    steps("faithfulness and ground truth")
-    sanity_df = sanity_table(sanity, [str(m) for m in df["method"].cat.categories])
-    accuracy = accuracy_table(df, n_resamples=n_resamples, seed=seed)
-    curve_df = curve_table(df, n_resamples=n_resamples, seed=seed)
-    steps("accuracy and curves")
-
     out = Path(out_dir)
     (out / "tables").mkdir(parents=True, exist_ok=True)
+    # figures are drawn in workers from the moment their inputs exist (figurejobs)
+    # tables and figures in workers, each from the moment its inputs exist (workers.py)
+    jobs = Workers(out / "tables" / "figures" if plots else None)
+    options = dict(n_resamples=n_resamples, confidence=confidence, alpha=alpha, test=test,
+                   seed=seed, baselines=baselines, max_degenerate=max_degenerate)  # fmt: skip
+    # One BLAS thread: the bootstrap's products are small, and a second thread spinning in
+    # OpenBLAS took a core from the figure workers for no gain (the same wall time alone).
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return _write(df, out, jobs, steps, sanity, cascade_df, manifest, source, selection,
+                          options)  # fmt: skip
+    finally:
+        jobs.close()
+        steps.close()
+
+
+def _write(df, out, jobs, steps, sanity, cascade_df, manifest, source, selection,
+           options) -> TablesOutput:  # fmt: skip
+    """:func:`write_tables` from the filtered results on (``jobs``: the :class:`Workers`)."""
+    n_resamples, seed = options["n_resamples"], options["seed"]
+    first = str(df["condition"].cat.categories[0])
+    accuracy = accuracy_table(df, n_resamples=n_resamples, seed=seed)
+    curve_df = curve_table(df, n_resamples=n_resamples, seed=seed)
+    jobs.figure("accuracy", "accuracy_bars", accuracy)
+    if curve_df is not None:
+        jobs.figure("curves", "curves", curve_df, condition=first)
+    jobs.figure("sanity_cascade", "cascade", cascade_df, sanity)
+    steps("accuracy and curves")
+    extra = {  # computed beside the paper's tables
+        "faithfulness": jobs.submit(faithfulness_table, df, **options),
+        "ground_truth": jobs.submit(ground_truth_table, df, **options),
+    }
+
+    folder = out / "tables"
+    renders: dict[str, Future] = {}  # name -> (files, HTML) of each table, written by a worker
+
+    def done(name: str, table: MetricTable) -> None:
+        renders[name] = jobs.submit(_render_table, table, folder, name)
+        if name == "summary":  # the two figures of the paper's tables
+            jobs.figure("summary_by_condition", "condition_bars", table)
+        elif name == "per_method":
+            jobs.figure("heatmaps", "heatmaps", table, condition=first,
+                        max_degenerate=options["max_degenerate"])  # fmt: skip
+
+    tables = paper_tables(df, selection=selection, on_table=done, submit=jobs.submit, **options)
+    steps("paper tables")
+    for name, job in extra.items():
+        table = job.result()
+        if table is not None:
+            tables[name] = table
+            done(name, table)
+    steps("faithfulness and ground truth")
+    sanity_df = sanity_table(sanity, [str(m) for m in df["method"].cat.categories])
+
     files: list[Path] = []
     rendered: dict[str, str] = {}
-    for name, table in tables.items():
-        files.append(_write_text(out / "tables" / f"{name}.csv", table.cells.to_csv(index=False)))
-        text, _, _ = tablefmt.format_table(table, markers=True)
-        files.append(_write_text(out / "tables" / f"{name}_formatted.csv", text.to_csv()))
-        files.append(_write_text(out / "tables" / f"{name}.tex", tablefmt.to_latex(table)))
+    for name in tables:
+        written, rendered[name] = renders[name].result()
+        files.extend(written)
     files.append(_write_text(out / "tables" / "sanity.csv", sanity_df.to_csv(index=False)))
     details = method_details(df)
     if len(details):  # e.g. which SHAP explainer ran on which model
@@ -349,44 +389,28 @@ def write_tables(
     files.append(_write_text(out / "tables" / "accuracy.csv", accuracy.to_csv(index=False)))
     if curve_df is not None:
         files.append(_write_text(out / "tables" / "curves.csv", curve_df.to_csv(index=False)))
-    steps("CSV and LaTeX")
-    for name, table in tables.items():
-        rendered[name] = tablefmt.to_html(table)
-    steps("HTML tables")
+    steps("CSV, LaTeX and HTML tables")
 
     figures: dict[str, Path] = {}
-    if plots:
-        first = str(df["condition"].cat.categories[0])
-        drawn = {
-            "accuracy": plotting.accuracy_bars(accuracy),
-            "summary_by_condition": plotting.condition_bars(tables["summary"]),
-        }
-        steps("figures: accuracy, summary")
-        drawn["heatmaps"] = plotting.heatmaps(
-            tables["per_method"], condition=first, max_degenerate=max_degenerate
-        )
-        steps("figures: heatmaps")
-        if curve_df is not None:
-            drawn["curves"] = plotting.curves(curve_df, condition=first)
-        drawn["sanity_cascade"] = plotting.cascade(cascade_df, sanity)
-        steps("figures: curves, sanity")
-        for name, fig in drawn.items():
-            if fig is not None:
-                paths = plotting.save(fig, out / "tables" / "figures" / name)
-                files.extend(paths)
-                figures[name] = paths[0]
-        steps("figures: saved")
+    if jobs.folder is not None:
+        drawn = jobs.figures()
+        for name in FIGURE_ORDER:  # the page's order, whichever figure finished first
+            if name in drawn:
+                files.extend(drawn[name])
+                figures[name] = drawn[name][0]
+        steps("figures")
 
-    page = _page(tables, rendered, figures, sanity_df, df, source, manifest, alpha, test,
-                 confidence, n_resamples, seed, details)  # fmt: skip
+    page = _page(tables, rendered, figures, sanity_df, df, source, manifest, options["alpha"],
+                 options["test"], options["confidence"], n_resamples, seed, details)  # fmt: skip
     html_path = _write_text(out / "tables.html", page)
     files.append(html_path)
     steps("HTML page")
-    steps.close()
     log.info("wrote %d table files to %s", len(files), out)
     return TablesOutput(tables, sanity_df, files, html_path, figures, steps.seconds)
 
 
+#: The figures in the page's order.
+FIGURE_ORDER = ("accuracy", "summary_by_condition", "heatmaps", "curves", "sanity_cascade")
 FIGURE_TEXT = {
     "summary_by_condition": "Each method at its chosen mask, per condition (95 % intervals).",
     "heatmaps": "Method x mask means of every metric (first condition); × marks rows with "
@@ -401,7 +425,6 @@ FIGURE_TEXT = {
 def _page(tables, rendered, figures, sanity_df, df, source, manifest, alpha, test, confidence,
           n_resamples, seed, details=None) -> str:  # fmt: skip
     from audiointerp.experiments.reporting import plots as plotting
-    from audiointerp.experiments.reporting import tablefmt
 
     def section(key: str, title: str, body: str) -> tuple[str, str, str]:
         return key, title, body

@@ -15,8 +15,12 @@ from pathlib import Path
 import pandas as pd
 
 from audiointerp.errors import DatasetError
-from audiointerp.experiments.core.scoring import CURVE_COLUMNS
-from audiointerp.experiments.grid.store import COMBINED_TABLE, KEY_COLUMNS, METRIC_COLUMNS
+from audiointerp.experiments.columns import (
+    COMBINED_TABLE,
+    CURVE_COLUMNS,
+    KEY_COLUMNS,
+    METRIC_COLUMNS,
+)
 from audiointerp.experiments.reporting import checks
 
 __all__ = [
@@ -71,8 +75,8 @@ def canonical_orders() -> dict[str, tuple[str, ...]]:
     clean first then the paper's noises. Models keep their order of appearance (the config's).
     """
     from audiointerp.experiments.grid.conditions import NOISE_NAMES
-    from audiointerp.interpretation import method_names
-    from audiointerp.interpretation.masks import MASK_NAMES, NATIVE_MASK
+    from audiointerp.interpretation.mask_names import MASK_NAMES, NATIVE_MASK
+    from audiointerp.interpretation.registry import method_names
 
     return {
         "model": (),

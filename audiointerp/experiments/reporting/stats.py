@@ -119,33 +119,7 @@ def bootstrap_mean_ci(
     -----
     Efron & Tibshirani, *An Introduction to the Bootstrap* (1993), percentile interval.
     """
-    if not 0.0 < confidence < 1.0:
-        raise ParameterError(f"confidence must be in (0, 1), got {confidence!r}")
-    if int(n_resamples) < 1:
-        raise ParameterError(f"n_resamples must be >= 1, got {n_resamples!r}")
-    x, squeeze = _as_2d(values)
-    finite = np.isfinite(x)
-    n = finite.sum(axis=0)
-    mean = np.full(x.shape[1], np.nan)
-    low = np.full(x.shape[1], np.nan)
-    high = np.full(x.shape[1], np.nan)
-    q = [(1.0 - confidence) / 2.0 * 100.0, (1.0 + confidence) / 2.0 * 100.0]
-    rng_seed = int(seed)
-    if finite.all() and x.shape[0] > 0:
-        cols = [np.arange(x.shape[1])]  # common case: every column at once
-    else:
-        cols = [np.array([j]) for j in range(x.shape[1]) if n[j] > 0]
-    for cj in cols:
-        col = x[:, cj]
-        col = col[np.isfinite(col).all(axis=1)]
-        m = col.shape[0]
-        mean[cj] = col.mean(axis=0)
-        boot = _resample_counts(rng_seed, m, int(n_resamples)) @ col / m  # (R, k) resample means
-        lo, hi = np.percentile(boot, q, axis=0)
-        low[cj], high[cj] = lo, hi
-    if squeeze:
-        return BootstrapCI(mean[0], low[0], high[0], n[0], confidence)
-    return BootstrapCI(mean, low, high, n, confidence)
+    return bootstrap_means([values], n_resamples=n_resamples, confidence=confidence, seed=seed)[0]
 
 
 def paired_test(
@@ -233,30 +207,48 @@ def paired_tests(
 
     Parameters
     ----------
-    diffs : sequence of np.ndarray (n_i,)
-        Paired differences ``a - b``; NaNs are dropped.
+    diffs : sequence of np.ndarray (n_i,) or (n_i, k_i)
+        Paired differences ``a - b``; a 2-D array holds ``k_i`` samples of the same clips, one
+        per column (e.g. every metric of one pair of rows). NaNs are dropped per sample.
     method, n_resamples, seed
         See :func:`paired_test`.
 
     Returns
     -------
-    np.ndarray (len(diffs),)
-        p-values (1.0 where every difference is zero, NaN with fewer than two pairs).
+    np.ndarray (sum of k_i,)
+        p-values in order (a 1-D sample counts as one column): 1.0 where every difference is
+        zero, NaN with fewer than two pairs.
     """
     check_choice("method", method, ("wilcoxon", "permutation"))
-    out = np.full(len(diffs), np.nan)
-    by_len: dict[int, list[int]] = {}
-    clean = []
-    for i, d in enumerate(diffs):
-        d = np.asarray(d, dtype=np.float64).ravel()
-        d = d[np.isfinite(d)]
-        clean.append(d)
-        if d.size >= 2 and not np.any(d):
-            out[i] = 1.0
-        elif d.size >= 2:
-            by_len.setdefault(d.size, []).append(i)
-    for n, members in by_len.items():
-        block = np.stack([clean[i] for i in members])  # (k, n)
+    by_len: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}  # n -> (slots, rows)
+    total = 0
+    for d in diffs:
+        d = np.asarray(d, dtype=np.float64)
+        d = d.reshape(d.shape[0], -1)  # (n, k)
+        slots = total + np.arange(d.shape[1])
+        total += d.shape[1]
+        finite = np.isfinite(d)
+        if finite.all():  # the common case: every column at once
+            slot_list, rows = by_len.setdefault(d.shape[0], ([], []))
+            slot_list.append(slots)
+            rows.append(d.T)
+            continue
+        for j in range(d.shape[1]):
+            col = d[finite[:, j], j]
+            slot_list, rows = by_len.setdefault(col.size, ([], []))
+            slot_list.append(slots[j : j + 1])
+            rows.append(col[None, :])
+    out = np.full(total, np.nan)
+    for n, (slot_list, rows) in by_len.items():
+        if n < 2:
+            continue  # fewer than two pairs: no test
+        members = np.concatenate(slot_list)
+        block = np.concatenate(rows)  # (k, n)
+        zero = ~block.any(axis=1)
+        out[members[zero]] = 1.0  # every difference zero
+        members, block = members[~zero], block[~zero]
+        if not len(members):
+            continue
         if method == "wilcoxon":
             out[members] = wilcoxon_greater(block)[0]
         else:
@@ -379,36 +371,58 @@ def bootstrap_means(
 ) -> list[BootstrapCI]:
     """:func:`bootstrap_mean_ci` of many samples, those of equal size in one product.
 
-    Each result is identical to ``bootstrap_mean_ci(group, ...)`` (the same resamples for the
-    same size and seed); complete groups (no NaN) of one size share one count-matrix product
-    and one percentile call instead of one per group.
+    Each result is ``bootstrap_mean_ci(group, ...)`` (the same resamples for the same size and
+    seed): samples of one size share one count-matrix product and one percentile call instead
+    of one per group and column.
 
     Parameters
     ----------
-    groups : sequence of np.ndarray (n_i, M)
-        Per-clip values of each cell group (same ``M`` for all).
+    groups : sequence of np.ndarray (n_i,) or (n_i, M_i)
+        Per-clip values of each cell group.
     """
     if not 0.0 < confidence < 1.0:
         raise ParameterError(f"confidence must be in (0, 1), got {confidence!r}")
     if int(n_resamples) < 1:
         raise ParameterError(f"n_resamples must be >= 1, got {n_resamples!r}")
-    out: list[BootstrapCI | None] = [None] * len(groups)
-    by_n: dict[int, list[int]] = {}
-    for i, g in enumerate(groups):
-        g = np.asarray(g, dtype=np.float64)
-        if g.ndim == 2 and g.shape[0] > 0 and np.isfinite(g).all():
-            by_n.setdefault(g.shape[0], []).append(i)
-        else:
-            out[i] = bootstrap_mean_ci(g, n_resamples=n_resamples, confidence=confidence, seed=seed)
+    # Samples of equal size share one count-matrix product and one percentile call: a complete
+    # group is one sample; a group with NaNs is one sample per set of columns finite on the same
+    # clips (what bootstrap_mean_ci resamples for each of those columns).
     q = [(1.0 - confidence) / 2.0 * 100.0, (1.0 + confidence) / 2.0 * 100.0]
-    for n, members in by_n.items():
-        stack = np.stack([np.asarray(groups[i], dtype=np.float64) for i in members])  # (G,n,M)
+    shapes, by_n = [], {}  # by_n: n -> [(group, columns, values (n, k))]
+    for i, g in enumerate(groups):
+        x, squeeze = _as_2d(g)
+        shapes.append((x.shape[1], squeeze))
+        finite = np.isfinite(x)
+        if finite.all():
+            if x.shape[0]:
+                by_n.setdefault(x.shape[0], []).append((i, np.arange(x.shape[1]), x))
+            continue
+        patterns: dict[bytes, list[int]] = {}
+        for j in range(x.shape[1]):
+            if finite[:, j].any():
+                patterns.setdefault(finite[:, j].tobytes(), []).append(j)
+        for cols in patterns.values():
+            rows = finite[:, cols[0]]
+            part = x[rows][:, cols]
+            by_n.setdefault(part.shape[0], []).append((i, np.asarray(cols), part))
+    stats = [[np.full(m, np.nan) for _ in range(3)] + [np.zeros(m, np.int64)] for m, _ in shapes]
+    for n, samples in by_n.items():
+        values = np.concatenate([x for _, _, x in samples], axis=1)  # (n, sum k)
         counts = _resample_counts(int(seed), n, int(n_resamples))
-        g_, _, m_ = stack.shape
-        boot = counts @ stack.transpose(1, 0, 2).reshape(n, g_ * m_) / n  # (R, G*M)
-        lo, hi = np.percentile(boot, q, axis=0)
-        means = stack.mean(axis=1)
-        lo, hi = lo.reshape(g_, m_), hi.reshape(g_, m_)
-        for j, i in enumerate(members):
-            out[i] = BootstrapCI(means[j], lo[j], hi[j], np.full(m_, n), confidence)
+        boot = counts @ values / n  # (R, sum k) resample means
+        lo, hi = np.percentile(boot, q, axis=0, overwrite_input=True)  # boot is ours to sort
+        means = values.mean(axis=0)
+        at = 0
+        for i, cols, x in samples:
+            k = x.shape[1]
+            mean, low, high, count = stats[i]
+            mean[cols], low[cols], high[cols] = means[at : at + k], lo[at : at + k], hi[at : at + k]
+            count[cols] = n
+            at += k
+    out = []
+    for (_, squeeze), (mean, low, high, count) in zip(shapes, stats, strict=True):
+        if squeeze:
+            out.append(BootstrapCI(mean[0], low[0], high[0], count[0], confidence))
+        else:
+            out.append(BootstrapCI(mean, low, high, count, confidence))
     return out  # type: ignore[return-value]

@@ -23,7 +23,18 @@ if TYPE_CHECKING:
 
     from audiointerp.experiments.reporting.tables import MetricTable
 
-__all__ = ["baseline_marks", "format_table", "html_page", "styler", "to_html", "to_latex"]
+__all__ = [
+    "baseline_marks",
+    "format_table",
+    "html_page",
+    "styler",
+    "to_html",
+    "to_latex",
+    "with_markers",
+]
+
+#: What :func:`format_table` returns: display text, best and worst cells.
+Formatted = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
 
 #: Decimals per metric: percentages with 1, [0, 1] scores with 3, nats and dB with 2.
 DECIMALS: dict[str, int] = {
@@ -131,9 +142,6 @@ def format_table(
             strict=True,
         )
     ]
-    if markers:
-        cells.loc[cells["best"], "text"] += " ▲"
-        cells.loc[cells["worst"], "text"] += " ▼"
     index = [*table.block, table.row]
     cells["metric"] = pd.Categorical(
         cells["metric"].map(header), [header(m) for m in table.metrics]
@@ -158,7 +166,15 @@ def format_table(
         text.insert(0, col, labels.astype(str).to_numpy())
         best.insert(0, col, False)
         worst.insert(0, col, False)
+    if markers:
+        text = with_markers(text, best, worst)
     return text, best, worst
+
+
+def with_markers(text: pd.DataFrame, best: pd.DataFrame, worst: pd.DataFrame) -> pd.DataFrame:
+    """``text`` of :func:`format_table` with ``▲`` after best and ``▼`` after worst cells."""
+    text = text.where(~best.to_numpy(), text + " ▲")
+    return text.where(~worst.to_numpy(), text + " ▼")
 
 
 def styler(table: MetricTable) -> Styler:
@@ -174,8 +190,11 @@ _LATEX = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{"
           "\\": r"\textbackslash{}", "↑": r"$\uparrow$", "↓": r"$\downarrow$"}  # fmt: skip
 
 
+_LATEX_TABLE = str.maketrans(_LATEX)
+
+
 def _tex(value: object) -> str:
-    return "".join(_LATEX.get(ch, ch) for ch in str(value))
+    return str(value).translate(_LATEX_TABLE)
 
 
 def _rows(text: pd.DataFrame):
@@ -192,13 +211,14 @@ def _rows(text: pd.DataFrame):
         yield shown
 
 
-def to_latex(table: MetricTable) -> str:
+def to_latex(table: MetricTable, formatted: Formatted | None = None) -> str:
     """LaTeX ``tabular`` of a table (``\\bfseries`` best, ``\\itshape`` worst).
 
     Written directly (pandas' Styler took seconds per table on the demo). Needs
-    ``\\usepackage{booktabs}`` in the document.
+    ``\\usepackage{booktabs}`` in the document. ``formatted``: the table's
+    :func:`format_table` (without markers), when the caller has it already.
     """
-    text, best, worst = format_table(table)
+    text, best, worst = formatted or format_table(table)
     names = [str(n) for n in text.index.names]
     cols = [str(c) for c in text.columns]
     lines = [
@@ -224,13 +244,13 @@ def to_latex(table: MetricTable) -> str:
     return "\n".join(lines)
 
 
-def to_html(table: MetricTable) -> str:
+def to_html(table: MetricTable, formatted: Formatted | None = None) -> str:
     """HTML ``<table>`` of a table: best cells ``class="best"``, worst ``class="worst"``.
 
     Written directly for the page (the Styler, :func:`styler`, is for notebooks): same look,
-    a fraction of the time.
+    a fraction of the time. ``formatted``: as in :func:`to_latex`.
     """
-    text, best, worst = format_table(table)
+    text, best, worst = formatted or format_table(table)
     names = [str(n) for n in text.index.names]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in (*names, *map(str, text.columns)))
     values, b, w = text.to_numpy(), best.to_numpy(), worst.to_numpy()

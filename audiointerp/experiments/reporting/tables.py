@@ -244,24 +244,29 @@ def metric_table(
     eligible = cells["degenerate"].to_numpy() <= max_degenerate
     best = np.zeros(len(cells), bool)
     worst = np.zeros(len(cells), bool)
-    tests: list[tuple[int, str, np.ndarray]] = []  # (cell, "runner-up" or baseline, diffs)
+    # Each test: (cells, "runner-up" or baseline, differences (n, len(cells))), every column
+    # one cell's test; a row against a baseline is tested on all its metrics in one array.
+    tests: list[tuple[np.ndarray, str, np.ndarray]] = []
     method_at = keys.index("method") if "method" in keys else None
+    signs = np.array([1.0 if HIGHER_IS_BETTER.get(m, True) else -1.0 for m in metrics])
+    finite = np.isfinite(mean).reshape(len(group_keys), n_metrics)
+    for g, key in enumerate(group_keys):  # every row against every baseline of its block
+        if method_at is None:
+            break
+        for b in baselines:
+            ref = (*key[:method_at], b, *key[method_at + 1 :])
+            if str(key[method_at]) == b or ref not in groups or not finite[g].any():
+                continue
+            va, vb = _paired(groups[key], groups[ref])
+            cols = np.flatnonzero(finite[g])
+            tests.append((g * n_metrics + cols, b, (va[:, cols] - vb[:, cols]) * signs[cols]))
     by_block = cells.groupby([*block, "metric"], observed=True, sort=False).indices
     for bkey, idx in by_block.items():
         bkey = bkey if isinstance(bkey, tuple) else (bkey,)
         metric = bkey[-1]
         j = metrics.index(metric)
-        sign = 1.0 if HIGHER_IS_BETTER.get(metric, True) else -1.0
+        sign = signs[j]
         idx = idx[np.isfinite(mean[idx])]
-        for i in idx:  # every row against every baseline of its block
-            key = group_keys[i // n_metrics]
-            for b in baselines:
-                if method_at is None or str(key[method_at]) == b:
-                    continue
-                ref = (*key[:method_at], b, *key[method_at + 1 :])
-                if ref in groups:
-                    va, vb = _paired(groups[key], groups[ref])
-                    tests.append((i, b, sign * (va[:, j] - vb[:, j])))
         if idx.size < 2:
             continue
         order = idx[np.argsort(-sign * mean[idx], kind="stable")]
@@ -277,7 +282,7 @@ def metric_table(
             continue
         first, second = (group_keys[i // n_metrics] for i in candidates[:2])
         va, vb = _paired(groups[first], groups[second])
-        tests.append((int(candidates[0]), "runner-up", sign * (va[:, j] - vb[:, j])))
+        tests.append((candidates[:1], "runner-up", sign * (va[:, j : j + 1] - vb[:, j : j + 1])))
     worst &= ~best
     raw = paired_tests([d for _, _, d in tests], method=test, seed=seed)
     adjusted = holm(raw)  # one family per table: every claim the table prints
@@ -287,8 +292,11 @@ def metric_table(
         b: (f"p_vs_{b}", f"p_vs_{b}_holm") for b in baselines
     }
     pvals = {k: (np.full(len(cells), np.nan), np.full(len(cells), np.nan)) for k in kinds}
-    for (i, kind, _), p, q in zip(tests, raw, adjusted, strict=True):  # numpy, not .iat per cell
-        pvals[kind][0][i], pvals[kind][1][i] = p, q
+    at = 0
+    for where, kind, _ in tests:  # numpy, not .iat per cell
+        pvals[kind][0][where] = raw[at : at + where.size]
+        pvals[kind][1][where] = adjusted[at : at + where.size]
+        at += where.size
     for kind in kinds:
         cells[columns[kind][0]], cells[columns[kind][1]] = pvals[kind]
     cells["significant"] = cells["p_holm"].to_numpy() < alpha
