@@ -1,11 +1,14 @@
 """Seconds per clip of the whole grid pipeline per method, and the ratio to its floor.
 
 The pipeline of one method on a batch of clips is what the grid runs for it:
+:func:`~audiointerp.experiments.core.explain_batch` (attribution, the masks, the masked-in/out
+passes, resynthesis and SI-SDR, deletion/insertion curves, every metric) and its share of
 :func:`~audiointerp.experiments.core.prepare_batch` (analysis, prediction, ideal mask, SI-SDR of
-the mix) and :func:`~audiointerp.experiments.core.explain_batch` (attribution, the masks, the
-masked-in/out passes, resynthesis and SI-SDR, deletion/insertion curves, every metric), with the
-demo config's options (``configs/experiment_default.yaml``) on clean clips: the deletion/insertion
-curves run where the config computes them on the clean condition (``curve_conditions``).
+the mix), which the grid runs once per batch for all the model's methods: each of the ``M``
+methods benchmarked on a model is charged ``1/M`` of its time and of its model rows. Options
+are the demo config's (``configs/experiment_default.yaml``) on clean clips: the
+deletion/insertion curves run where the config computes them on the clean condition
+(``curve_conditions``).
 
 The floor of a method is its model evaluations, counted by a hook on the model (every input row
 of every forward pass: rows with autograd on count as forward+backward), times the fastest
@@ -153,9 +156,9 @@ def bench_model(
     counter = EvalCounter(model)
     rows = []
 
-    def run(method, name, lo, hi, timer=None):
+    def prepare(lo, hi, timer=None):
         sl = slice(lo, hi)
-        batch = prepare_batch(
+        return prepare_batch(
             model,
             frontend,
             waves[sl],
@@ -166,6 +169,8 @@ def bench_model(
             background=background[sl].astype(np.float32),
             timer=timer,
         )
+
+    def explain(batch, method, name, timer=None):
         explain_batch(
             batch,
             method,
@@ -180,18 +185,37 @@ def bench_model(
             timer=timer,
         )
 
+    # As in the grid, one prepared batch serves every method (runner._groups): its cost and
+    # model rows are shared by the methods of the model, and each method is charged its share.
+    warm = prepare(0, 1)
+    counter.reset()
+    timer = StageTimer()
+    t0 = time.perf_counter()
+    batch = prepare(1, n_clips + 1, timer)
+    prep_s = (time.perf_counter() - t0) / n_clips
+    prep_rows = counter.forward / n_clips
+    prep_stages = ", ".join(f"{k} {1000 * v / n_clips:.0f}" for k, v in timer.seconds.items())
+    built = []
     for name in methods:
         options = cfg.methods.get(name, {})
         cls, _ = resolve_method(name, options)
         if cls.unsupported(model) is not None:
             continue
-        method = build_method(name, dict(options or {}), context)
-        run(method, name, 0, 1)  # warm-up: the allocator's steady state, the explainer built
+        built.append((name, build_method(name, dict(options or {}), context)))
+    share = 1.0 / max(len(built), 1)
+    print(
+        f"  {label} prepare (analysis, prediction, ideal mask, SI-SDR of the mix): "
+        f"{prep_s:.3f} s/clip, {prep_rows:.0f} forward rows/clip (ms/clip: {prep_stages}); "
+        f"each of the {len(built)} methods is charged 1/{len(built)} of it",
+        flush=True,
+    )
+    for name, method in built:
+        explain(warm, method, name)  # warm-up: the allocator's steady state, the explainer built
         counter.reset()
         sys0, pf0 = usage()
         timer = StageTimer()
         t0 = time.perf_counter()
-        run(method, name, 1, n_clips + 1, timer)
+        explain(batch, method, name, timer)
         seconds = (time.perf_counter() - t0) / n_clips
         sys1, pf1 = usage()
         stages = sorted(timer.seconds.items(), key=lambda kv: -kv[1])
@@ -199,8 +223,8 @@ def bench_model(
         rows.append(
             [
                 name,
-                seconds,
-                counter.forward / n_clips,
+                seconds + share * prep_s,
+                counter.forward / n_clips + share * prep_rows,
                 counter.grad / n_clips,
                 0.0,
                 0.0,
@@ -208,7 +232,8 @@ def bench_model(
                 (sys1 - sys0) / n_clips,
             ]
         )
-        print(f"  {label} {name}: {seconds:.3f} s/clip (ms/clip: {stages_text})", flush=True)
+        print(f"  {label} {name}: {seconds:.3f} s/clip explained (ms/clip: {stages_text})",
+              flush=True)  # fmt: skip
     # the floor again after the methods: the fastest of both measurements (a shared box's
     # load changes while the methods run; the least contended time is the floor)
     t_f2, t_fb2 = per_row_seconds(model, x1, sizes, repeats)
