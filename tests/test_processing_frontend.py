@@ -252,3 +252,31 @@ def test_cuda_matches_cpu():
         out = fe.resynthesize(spec, torch.ones_like(spec.features))
         assert out.device.type == "cuda"
         torch.testing.assert_close(out.cpu(), y, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("center", [True, False])
+@pytest.mark.parametrize("n_fft, hop", [(512, 256), (256, 128), (1024, 320), (512, 128)])
+def test_istft_equals_torch_istft_bit_for_bit(center, n_fft, hop):
+    """The project's own overlap-add (frames overlapping at most pairwise) gives torch.istft's
+    bits; other settings are torch.istft itself. Lengths inside and past the last frame; a
+    window whose overlap-add vanishes (Hann without centring, at sample 0) raises as
+    torch.istft does."""
+    from audiointerp.processing import stft as _stft
+
+    torch.manual_seed(0)
+    window = torch.hann_window(n_fft)
+    if not center:
+        D = torch.randn(1, n_fft // 2 + 1, 10, dtype=torch.complex64)
+        with pytest.raises(RuntimeError, match="window overlap add"):
+            _stft.istft(D, n_fft=n_fft, hop_length=hop, win_length=n_fft, window=window,
+                        center=False, length=n_fft)  # fmt: skip
+        window = window + 0.1
+    for length in (16000, 16000 + n_fft):
+        frames = 1 + 16000 // hop if center else 1 + (16000 - n_fft) // hop
+        D = torch.randn(3, n_fft // 2 + 1, frames, dtype=torch.complex64)
+        want = torch.istft(D, n_fft=n_fft, hop_length=hop, win_length=n_fft, window=window,
+                           center=center, normalized=False, onesided=True, length=length)  # fmt: skip
+        got = _stft.istft(D, n_fft=n_fft, hop_length=hop, win_length=n_fft, window=window,
+                          center=center, length=length)  # fmt: skip
+        assert got.shape == want.shape == (3, length)
+        assert torch.equal(got, want)
