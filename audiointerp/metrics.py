@@ -180,7 +180,7 @@ def _check_gt(a: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return gt > 0.5
 
 
-def localization_auc(a: Any, gt: Any) -> np.ndarray:
+def localization_auc(a: Any, gt: Any, *, order: np.ndarray | None = None) -> np.ndarray:
     """Area under the ROC curve of ``|A|`` as a detector of the true mask's bins, per clip.
 
     Rank formula (Mann-Whitney U with average ranks for ties), equal to
@@ -193,6 +193,11 @@ def localization_auc(a: Any, gt: Any) -> np.ndarray:
         Attributions.
     gt : array-like, shape (B, 1, F, T)
         True mask in {0, 1}.
+    order : np.ndarray (B, F*T) of int, optional
+        Per row, a permutation of the bins that may sort ``|A|`` (e.g. the attribution's own
+        order, which sorts every mask that is a monotone function of it: ``minmax``,
+        ``sigmoid`` and their ``_pos`` forms). Where it does, U is counted over the runs of
+        equal values, without a sort; elsewhere the rank formula runs. The same U either way.
 
     Returns
     -------
@@ -211,12 +216,36 @@ def localization_auc(a: Any, gt: Any) -> np.ndarray:
         tp, fp = (s & t).sum(1), (s & ~t).sum(1)
         fn, tn = n_pos[binary] - tp, n_neg[binary] - fp
         u[binary] = tp * tn + 0.5 * (tp * fp + fn * tn)
-    if not binary.all():
-        rest = ~binary
+    rest = ~binary
+    if order is not None and rest.any():
+        for i in np.flatnonzero(rest):
+            sorted_u = _sorted_u(score[i], truth[i], np.asarray(order[i]))
+            if sorted_u is not None:
+                u[i], rest[i] = sorted_u, False
+    if rest.any():
         ranks = rankdata(score[rest], axis=1)
         u[rest] = (ranks * truth[rest]).sum(1) - n_pos[rest] * (n_pos[rest] + 1) / 2
     defined = (n_pos > 0) & (n_neg > 0)
     return np.where(defined, u / np.maximum(n_pos * n_neg, 1), 0.5)
+
+
+def _sorted_u(score: np.ndarray, truth: np.ndarray, order: np.ndarray) -> float | None:
+    """Mann-Whitney U of ``score`` (positives: ``truth``) when ``order`` sorts it, else None.
+
+    Each run of equal values counts its positives times the negatives below it plus half the
+    negatives in it; whole and half counts are exact in float64, so U equals the rank
+    formula's bit for bit.
+    """
+    s = score[order]
+    step = np.diff(s)
+    if (step < 0).any() or np.isnan(s).any():
+        return None
+    t = truth[order]
+    starts = np.flatnonzero(np.concatenate(([True], step != 0)))
+    pos = np.add.reduceat(t.astype(np.float64), starts)
+    neg = np.diff(np.append(starts, s.size)) - pos
+    below = np.cumsum(neg) - neg
+    return float((pos * (below + 0.5 * neg)).sum())
 
 
 def relevance_mass(a: Any, gt: Any) -> np.ndarray:

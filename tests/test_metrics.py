@@ -150,6 +150,34 @@ def test_localization_auc_of_binary_masks_counts_equal_the_rank_formula_bit_for_
         np.testing.assert_allclose(got, sk, rtol=1e-12)
 
 
+def test_localization_auc_of_masks_sorted_by_their_map_equals_the_rank_formula_bit_for_bit():
+    """With the map's own order, soft masks that are monotone in the map (min-max, sigmoid,
+    with ties and saturation) count U over runs, with the rank formula's bits; masks the order
+    does not sort (a learned mask, a NaN) take the rank formula."""
+    import torch
+
+    from audiointerp.interpretation.masks import make_masks
+
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((6, 1, 16, 20)).astype(np.float32) * 8  # sigmoid saturates at 1
+    a[:, :, :4] = np.round(a[:, :, :4])  # ties in the map
+    gt = (rng.random(a.shape) > 0.6).astype(np.float32)
+    gt[:, :, 0, 0], gt[:, :, 0, 1] = 1, 0
+    masks = make_masks(torch.from_numpy(a), ["minmax", "sigmoid", "minmax_pos", "sigmoid_pos"])
+    stacked = np.concatenate([m.numpy() for m in masks.values()])  # mask-major, as scoring
+    stacked[1] = rng.random(stacked[1].shape)  # not sorted by its map: the rank formula
+    order = np.argsort(a.reshape(6, -1), axis=1, kind="stable")[np.tile(np.arange(6), 4)]
+    truth = np.tile(gt, (4, 1, 1, 1))
+    got = metrics.localization_auc(stacked, truth, order=order)
+    want = _rank_auc(stacked.reshape(24, -1).astype(np.float64), truth.reshape(24, -1) > 0.5)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got, metrics.localization_auc(stacked, truth))
+    flat, hits = stacked.reshape(24, -1).astype(np.float64), truth.reshape(24, -1) > 0.5
+    assert metrics._sorted_u(flat[1], hits[1], order[1]) is None
+    for row in (0, 2, 12, 17):  # min-max and its positive part: counted over runs
+        assert metrics._sorted_u(flat[row], hits[row], order[row]) is not None
+
+
 def test_si_sdr_of_stacked_estimates_and_its_rounding():
     rng = np.random.default_rng(5)
     ref = rng.standard_normal((3, 4000)).astype(np.float32)

@@ -221,7 +221,12 @@ def metric_rows(
     out["degenerate"] = out["mask_std"] < metrics.DEGENERATE_STD
     if batch.ideal is not None:
         ideal = batch.ideal.repeat(k, 1, 1, 1)
-        out["loc_auc"] = np.asarray(metrics.localization_auc(stacked, ideal)).reshape(-1)
+        order = None
+        if attributions is not None:  # sorts the soft masks (monotone in the map): no sort each
+            flat = to_numpy(attributions).reshape(n, -1)
+            order = np.argsort(flat, axis=1, kind="stable")[np.tile(idx, k)]
+        auc = metrics.localization_auc(stacked, ideal, order=order)
+        out["loc_auc"] = np.asarray(auc).reshape(-1)
         if attributions is not None:
             mass = metrics.relevance_mass(attributions, batch.ideal)
             out["relevance_mass"] = tile(np.asarray(mass).reshape(-1))
