@@ -384,9 +384,8 @@ def bootstrap_means(
         raise ParameterError(f"confidence must be in (0, 1), got {confidence!r}")
     if int(n_resamples) < 1:
         raise ParameterError(f"n_resamples must be >= 1, got {n_resamples!r}")
-    # Samples of equal size share one count-matrix product and one percentile call: a complete
-    # group is one sample; a group with NaNs is one sample per set of columns finite on the same
-    # clips (what bootstrap_mean_ci resamples for each of those columns).
+    # A complete group is one sample; a group with NaNs is one sample per set of columns finite
+    # on the same clips (what bootstrap_mean_ci resamples for each of those columns).
     q = [(1.0 - confidence) / 2.0 * 100.0, (1.0 + confidence) / 2.0 * 100.0]
     shapes, by_n = [], {}  # by_n: n -> [(group, columns, values (n, k))]
     for i, g in enumerate(groups):
@@ -405,7 +404,7 @@ def bootstrap_means(
             rows = finite[:, cols[0]]
             part = x[rows][:, cols]
             by_n.setdefault(part.shape[0], []).append((i, np.asarray(cols), part))
-    stats = [[np.full(m, np.nan) for _ in range(3)] + [np.zeros(m, np.int64)] for m, _ in shapes]
+    cells = [[np.full(m, np.nan) for _ in range(3)] + [np.zeros(m, np.int64)] for m, _ in shapes]
     for n, samples in by_n.items():
         values = np.concatenate([x for _, _, x in samples], axis=1)  # (n, sum k)
         counts = _resample_counts(int(seed), n, int(n_resamples))
@@ -415,14 +414,14 @@ def bootstrap_means(
         at = 0
         for i, cols, x in samples:
             k = x.shape[1]
-            mean, low, high, count = stats[i]
+            mean, low, high, count = cells[i]
             mean[cols], low[cols], high[cols] = means[at : at + k], lo[at : at + k], hi[at : at + k]
             count[cols] = n
             at += k
     out = []
-    for (_, squeeze), (mean, low, high, count) in zip(shapes, stats, strict=True):
+    for (_, squeeze), (mean, low, high, count) in zip(shapes, cells, strict=True):
         if squeeze:
             out.append(BootstrapCI(mean[0], low[0], high[0], count[0], confidence))
         else:
             out.append(BootstrapCI(mean, low, high, count, confidence))
-    return out  # type: ignore[return-value]
+    return out
