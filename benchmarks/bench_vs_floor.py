@@ -14,7 +14,8 @@ The floor of a method is its model evaluations, counted by a hook on the model (
 of every forward pass: rows with autograd on count as forward+backward), times the fastest
 per-row time of this machine over batch sizes 1-64 (a forward in inference mode, and a forward
 plus the backward of one logit). ``ratio = seconds / floor``: everything above 1 is work outside
-the model or a slower batch size than the best. Page faults (minor + major) and system CPU
+the model or a slower batch size than the best; ``local`` is the same against the floor measured
+just before and after the method, the machine's speed at the time (a shared box drifts). Page faults (minor + major) and system CPU
 seconds per clip (``resource.getrusage``) are measured after a warm-up pass of the same method,
 so a run that hands memory back to the OS after every batch shows as a number.
 
@@ -149,7 +150,7 @@ def bench_model(
     x1 = None
     with torch.inference_mode():
         x1 = frontend.features(torch.from_numpy(waves[:1])).clone()
-    t_f, t_fb = per_row_seconds(model, x1, sizes, repeats)
+    floors = [per_row_seconds(model, x1, sizes, repeats)]  # before each method and after the last
     context = MethodContext(
         model, frontend, SyntheticTraining(frontend, n_classes), model_sha256=sha256
     )
@@ -234,21 +235,26 @@ def bench_model(
         )
         print(f"  {label} {name}: {seconds:.3f} s/clip explained (ms/clip: {stages_text})",
               flush=True)  # fmt: skip
-    # the floor again after the methods: the fastest of both measurements (a shared box's
-    # load changes while the methods run; the least contended time is the floor)
-    t_f2, t_fb2 = per_row_seconds(model, x1, sizes, repeats)
-    t_f, t_fb = min(t_f, t_f2), min(t_fb, t_fb2)
+        floors.append(per_row_seconds(model, x1, sizes, repeats))
+    # The floor is the fastest of every measurement (the least contended time of the run); a
+    # shared box's speed drifts while the methods run, so each method's ratio is also printed
+    # against the floor measured just before and after it ("local").
+    t_f, t_fb = min(f for f, _ in floors), min(fb for _, fb in floors)
     print(
         f"model {label}: input {tuple(x1.shape[2:])}, fastest per-row forward {1000 * t_f:.2f} ms, "
-        f"forward+backward {1000 * t_fb:.2f} ms (batch sizes {list(sizes)}, before and after)"
+        f"forward+backward {1000 * t_fb:.2f} ms (batch sizes {list(sizes)}, "
+        f"{len(floors)} measurements: before, between and after the methods)"
     )
-    for r in rows:
+    for i, r in enumerate(rows):
         r[4] = r[2] * t_f + r[3] * t_fb
         r[5] = r[1] / r[4]
+        local_f = min(floors[i][0], floors[i + 1][0])
+        local_fb = min(floors[i][1], floors[i + 1][1])
+        local = r[1] / (r[2] * local_f + r[3] * local_fb)
         print(
             f"  {label} {r[0]:<14} {r[1]:8.3f} s/clip  evals fwd {r[2]:6.0f} fwd+bwd {r[3]:5.0f}"
-            f"  floor {r[4]:8.3f} s  ratio {r[5]:5.2f}  page faults {r[6]:9.0f}/clip"
-            f"  sys {r[7]:6.3f} s/clip",
+            f"  floor {r[4]:8.3f} s  ratio {r[5]:5.2f} (local {local:4.2f})"
+            f"  page faults {r[6]:9.0f}/clip  sys {r[7]:6.3f} s/clip",
             flush=True,
         )
     counter.remove()
