@@ -552,3 +552,11 @@ def test_the_tables_step_imports_neither_torch_nor_the_data_packages(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "heavy: []" in out.stdout, out.stdout + out.stderr
+
+
+def test_a_significance_level_outside_zero_one_is_refused(tmp_path):
+    """alpha = 2 would mark every tested row significant; it is refused, from the workers too."""
+    fake_results(conditions=("clean",)).to_csv(tmp_path / "results.csv", index=False)
+    for alpha in (0.0, 2.0):
+        with pytest.raises(ParameterError, match="alpha must be in"):
+            write_tables(tmp_path, tmp_path / "s", n_resamples=10, alpha=alpha, progress=False)

@@ -205,6 +205,8 @@ def metric_table(
     -------
     MetricTable
     """
+    if not 0.0 < alpha < 1.0:  # 2 would mark every tested row significant
+        raise ParameterError(f"alpha must be in (0, 1), got {alpha!r}")
     block = tuple(block)
     for col in (*block, row):
         if col not in df.columns:
