@@ -17,7 +17,10 @@ plus the backward of one logit). ``ratio = seconds / floor``: everything above 1
 the model or a slower batch size than the best; ``local`` is the same against the floor measured
 just before and after the method, the machine's speed at the time (a shared box drifts). Page faults (minor + major) and system CPU
 seconds per clip (``resource.getrusage``) are measured after a warm-up pass of the same method,
-so a run that hands memory back to the OS after every batch shows as a number.
+so a run that hands memory back to the OS after every batch shows as a number. A second line
+per method splits the ratio: the model's inference forwards timed inside the pipeline (a hook
+on the model) per row against the floor's per-row time, and the seconds outside the model as a
+fraction of the floor; a ratio of 1.2 needs both near their bounds.
 
 Models: A, the committed log-mel classifier (``weights/default_mel.pt``) on 5 s clips; B, a
 random-init ``build_model("cnn14", width=1.0)`` at the paper's input (32 kHz, 64 mels, hop 320:
@@ -51,25 +54,43 @@ CONFIG = ROOT / "configs" / "experiment_default.yaml"
 
 
 class EvalCounter:
-    """Counts the rows a model evaluates, split by whether autograd was on (forward+backward)."""
+    """Counts the rows a model evaluates, split by whether autograd was on (forward+backward),
+    and the seconds spent inside inference-mode forwards (to split a ratio into the model's
+    speed inside the pipeline and the work outside it)."""
 
     def __init__(self, model: torch.nn.Module) -> None:
         self.forward = 0
         self.grad = 0
-        self._handle = model.register_forward_pre_hook(self._hook)
+        self.forward_s = 0.0
+        self._t0 = 0.0
+        self._handles = [
+            model.register_forward_pre_hook(self._pre),
+            model.register_forward_hook(self._post),
+        ]
 
-    def _hook(self, module, args) -> None:
+    @staticmethod
+    def _grad_on() -> bool:
+        return torch.is_grad_enabled() and not torch.is_inference_mode_enabled()
+
+    def _pre(self, module, args) -> None:
         rows = int(args[0].shape[0])
-        if torch.is_grad_enabled() and not torch.is_inference_mode_enabled():
+        if self._grad_on():
             self.grad += rows
         else:
             self.forward += rows
+            self._t0 = time.perf_counter()
+
+    def _post(self, module, args, output) -> None:
+        if not self._grad_on():
+            self.forward_s += time.perf_counter() - self._t0
 
     def reset(self) -> None:
         self.forward = self.grad = 0
+        self.forward_s = 0.0
 
     def remove(self) -> None:
-        self._handle.remove()
+        for handle in self._handles:
+            handle.remove()
 
 
 def per_row_seconds(model, x1: torch.Tensor, sizes, repeats: int) -> tuple[float, float]:
@@ -195,6 +216,7 @@ def bench_model(
     batch = prepare(1, n_clips + 1, timer)
     prep_s = (time.perf_counter() - t0) / n_clips
     prep_rows = counter.forward / n_clips
+    prep_model_s = counter.forward_s / n_clips
     prep_stages = ", ".join(f"{k} {1000 * v / n_clips:.0f}" for k, v in timer.seconds.items())
     built = []
     for name in methods:
@@ -231,6 +253,7 @@ def bench_model(
                 0.0,
                 (pf1 - pf0) / n_clips,
                 (sys1 - sys0) / n_clips,
+                counter.forward_s / n_clips + share * prep_model_s,
             ]
         )
         print(f"  {label} {name}: {seconds:.3f} s/clip explained (ms/clip: {stages_text})",
@@ -243,7 +266,8 @@ def bench_model(
     print(
         f"model {label}: input {tuple(x1.shape[2:])}, fastest per-row forward {1000 * t_f:.2f} ms, "
         f"forward+backward {1000 * t_fb:.2f} ms (batch sizes {list(sizes)}, "
-        f"{len(floors)} measurements: before, between and after the methods)"
+        f"{len(floors)} measurements: before, between and after the methods; forward "
+        f"{1000 * t_f:.2f}-{1000 * max(f for f, _ in floors):.2f} ms across them)"
     )
     for i, r in enumerate(rows):
         r[4] = r[2] * t_f + r[3] * t_fb
@@ -255,6 +279,17 @@ def bench_model(
             f"  {label} {r[0]:<14} {r[1]:8.3f} s/clip  evals fwd {r[2]:6.0f} fwd+bwd {r[3]:5.0f}"
             f"  floor {r[4]:8.3f} s  ratio {r[5]:5.2f} (local {local:4.2f})"
             f"  page faults {r[6]:9.0f}/clip  sys {r[7]:6.3f} s/clip",
+            flush=True,
+        )
+        # The ratio split in two: the model's inference forwards inside the pipeline against
+        # the floor's per-row time, and the rest (outside the model; the gradient rows are
+        # charged at the floor, as their backward is not timed).
+        per_row = r[8] / r[2] if r[2] else float("nan")
+        outside = r[1] - r[8] - r[3] * t_fb
+        print(
+            f"  {label} {'':<14} in the model {per_row * 1000:.2f} ms/forward row "
+            f"({per_row / t_f:4.2f}x the floor's), outside it {outside:.3f} s/clip "
+            f"({outside / r[4]:4.2f} of the floor)",
             flush=True,
         )
     counter.remove()
